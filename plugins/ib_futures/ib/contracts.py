@@ -1,0 +1,158 @@
+"""Contract resolution through the gateway: the front month from contract details.
+
+Futures are asked for without a month (``Future("ES", exchange="CME")``): the gateway answers
+with every listed contract month, and the front month is chosen by the configured roll rule
+(``core.contracts.choose_front_month``) from the expiries the gateway reports, never from a
+hard-coded month table. ETFs are qualified on SMART with their primary exchange (IB needs it to
+disambiguate listings).
+
+Notes from ib-protocol.md: CME futures use exchange ``CME`` (``GLOBEX`` answers 200), and a
+continuous future (CONTFUT) cannot be used for market data, so it is not used here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ib_futures.core.contracts import RollRule, choose_front_month
+
+if TYPE_CHECKING:
+    from ib_async import Contract, ContractDetails
+
+    from ib_futures.ib.session import GatewaySession
+
+
+class InstrumentSpec(Protocol):
+    """What resolution needs to know of an instrument (``core.instruments.Instrument``)."""
+
+    symbol: str
+    asset_class: str
+    exchange: str
+    currency: str
+
+    @property
+    def primary_exchange(self) -> str | None: ...
+
+
+class ContractResolutionError(LookupError):
+    """An instrument could not be resolved; the message names the symbol and IB's answer."""
+
+
+@dataclass(frozen=True)
+class ResolvedContract:
+    """The contract actually used for an instrument, as recorded in every row."""
+
+    symbol: str
+    asset_class: str
+    contract: Contract
+    con_id: int
+    local_symbol: str
+    exchange: str
+    currency: str
+    expiry: date | None
+
+
+def parse_ib_date(value: str) -> date:
+    """IB's ``lastTradeDateOrContractMonth`` (``YYYYMMDD``; a trailing time is ignored)."""
+    text = value.strip().split(" ")[0].split("-")[0]
+    return datetime.strptime(text[:8], "%Y%m%d").date()
+
+
+def _query_contract(inst: InstrumentSpec) -> Contract:
+    from ib_async import Future, Stock
+
+    if inst.asset_class == "FUT":
+        return Future(symbol=inst.symbol, exchange=inst.exchange, currency=inst.currency)
+    return Stock(
+        inst.symbol, inst.exchange, inst.currency, primaryExchange=inst.primary_exchange or ""
+    )
+
+
+def _expiry_of(details: ContractDetails) -> date:
+    assert details.contract is not None
+    return parse_ib_date(details.contract.lastTradeDateOrContractMonth)
+
+
+async def _details(
+    session: GatewaySession, inst: InstrumentSpec, include_expired: bool
+) -> list[ContractDetails]:
+    query = _query_contract(inst)
+    query.includeExpired = include_expired
+    result = await asyncio.wait_for(
+        session.ib.reqContractDetailsAsync(query), session.settings.request_timeout
+    )
+    return list(result)
+
+
+def _codes_text(session: GatewaySession, since: int) -> str:
+    events = session.errors.events[since:]
+    return "; ".join(f"IB error {e.code}: {e.message}" for e in events if e.req_id != -1) or (
+        "no contract details returned"
+    )
+
+
+async def resolve_one(
+    session: GatewaySession, inst: InstrumentSpec, on: date, roll: RollRule
+) -> ResolvedContract:
+    """Resolve one instrument; raises :class:`ContractResolutionError` naming the symbol."""
+    mark = len(session.errors.events)
+    try:
+        details = await _details(session, inst, include_expired=False)
+    except TimeoutError as exc:
+        raise ContractResolutionError(
+            f"{inst.symbol}: contract details request timed out after "
+            f"{session.settings.request_timeout:g}s"
+        ) from exc
+    if not details:
+        raise ContractResolutionError(f"{inst.symbol}: {_codes_text(session, mark)}")
+    if inst.asset_class == "FUT":
+        futures = [d for d in details if d.contract and d.contract.secType == "FUT"]
+        try:
+            chosen = choose_front_month(futures, _expiry_of, on, roll)
+        except LookupError as exc:
+            raise ContractResolutionError(f"{inst.symbol}: {exc}") from exc
+        contract = chosen.contract
+        expiry: date | None = _expiry_of(chosen)
+    else:
+        if len(details) != 1:
+            raise ContractResolutionError(
+                f"{inst.symbol}: ambiguous, the gateway returned {len(details)} contracts "
+                f"({', '.join(sorted({d.contract.primaryExchange for d in details if d.contract}))})"
+            )
+        contract = details[0].contract
+        expiry = None
+    assert contract is not None
+    return ResolvedContract(
+        symbol=inst.symbol,
+        asset_class=inst.asset_class,
+        contract=contract,
+        con_id=int(contract.conId),
+        local_symbol=contract.localSymbol or inst.symbol,
+        exchange=contract.exchange or inst.exchange,
+        currency=contract.currency or inst.currency,
+        expiry=expiry,
+    )
+
+
+async def resolve_all(
+    session: GatewaySession, instruments: list[Any], on: date, roll: RollRule
+) -> tuple[dict[str, ResolvedContract], dict[str, str]]:
+    """Resolve every instrument concurrently: (resolved by symbol, failure reason by symbol)."""
+    results = await asyncio.gather(
+        *(resolve_one(session, inst, on, roll) for inst in instruments), return_exceptions=True
+    )
+    resolved: dict[str, ResolvedContract] = {}
+    failed: dict[str, str] = {}
+    for inst, res in zip(instruments, results, strict=True):
+        if isinstance(res, ResolvedContract):
+            resolved[inst.symbol] = res
+        elif isinstance(res, ContractResolutionError):
+            failed[inst.symbol] = str(res)
+        elif isinstance(res, BaseException):
+            if isinstance(res, ConnectionError):
+                raise res
+            failed[inst.symbol] = f"{inst.symbol}: contract resolution failed: {res!r}"
+    return resolved, failed

@@ -1,0 +1,279 @@
+"""Idempotent snapshot writes: validate, route by asset class, merge on ``(symbol, bucket_ts)``.
+
+Why each choice (measured figures in /work/shared/reference/delta-polars.md and bench/README.md):
+
+* **Insert-only merge on the key.** A retry or re-run of a slot inserts nothing twice; the first
+  write of a slot wins (it is the snapshot closest to the slot). A merge that inserts nothing
+  writes no new table version.
+* **File pruning.** ``streamed_exec=False`` plus literal ``bucket_date IN (...)`` values in the
+  predicate: delta-rs 1.6 otherwise scans every file (~10x slower on a year of history).
+* **Conflicts.** Two writers committing at once: the loser gets ``CommitFailedError``; the merge
+  is re-planned against the new version and retried (tenacity, jittered backoff). Because the
+  merge is keyed, the retry can never insert a row the winner already wrote.
+* **No per-commit log cleanup.** ``cleanup_expired_logs=False``; maintenance does it weekly.
+* **All or nothing per batch.** Validation runs before any I/O. Futures and ETFs live in two
+  tables (two commits); a failure between them is healed by the task retry, since both merges are
+  idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import polars as pl
+from deltalake import CommitProperties, DeltaTable, PostCommitHookProperties
+from deltalake.exceptions import CommitFailedError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from ib_futures.lake.schemas import (
+    REJECTS,
+    SNAPSHOT_TABLES,
+    TABLE_BY_ASSET_CLASS,
+    TableSpec,
+)
+from ib_futures.lake.storage import StorageOptions, table_uri
+from ib_futures.lake.tables import ensure_table
+from ib_futures.lake.validate import Rejected, validate_snapshots
+
+log = logging.getLogger(__name__)
+
+OnInvalid = Literal["fail", "reject"]
+ON_INVALID_CHOICES: tuple[str, ...] = ("fail", "reject")
+
+#: post-commit hooks for every write: checkpoints as configured, no expired-log cleanup
+WRITE_HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
+
+
+@dataclass
+class TableWrite:
+    """What one table received from one batch."""
+
+    table: str
+    rows_in_batch: int = 0
+    rows_inserted: int = 0
+    version: int | None = None
+    attempts: int = 0
+    duration_ms: float = 0.0
+
+    @property
+    def rows_already_present(self) -> int:
+        return self.rows_in_batch - self.rows_inserted
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("table")
+        d["rows_already_present"] = self.rows_already_present
+        d["duration_ms"] = round(self.duration_ms, 1)
+        return d
+
+
+@dataclass
+class WriteReport:
+    """The outcome of :func:`write_snapshots`; :meth:`as_dict` is what goes to XCom."""
+
+    rows_received: int
+    rows_valid: int
+    rows_rejected: int
+    duplicates_dropped: int
+    dry_run: bool
+    tables: dict[str, TableWrite] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows_received": self.rows_received,
+            "rows_valid": self.rows_valid,
+            "rows_rejected": self.rows_rejected,
+            "duplicates_dropped": self.duplicates_dropped,
+            "dry_run": self.dry_run,
+            "tables": {name: t.as_dict() for name, t in self.tables.items()},
+        }
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, date | datetime):
+        return f"'{value.isoformat()}'"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
+
+
+def merge_predicate(spec: TableSpec, rows: Sequence[Mapping[str, Any]]) -> str:
+    """Key equality plus the batch's literal partition values (lets delta-rs prune files)."""
+    parts = []
+    for col in spec.partition_by:
+        values = sorted({r[col] for r in rows})
+        parts.append(f"t.{col} IN ({', '.join(_sql_literal(v) for v in values)})")
+    parts += [f"t.{k} = s.{k}" for k in spec.key]
+    return " AND ".join(parts)
+
+
+def merge_rows(
+    uri: str,
+    spec: TableSpec,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    storage_options: StorageOptions | None = None,
+    max_attempts: int = 8,
+    source: str | None = None,
+) -> TableWrite:
+    """Insert the rows whose key is not yet in the table; create/evolve the table first.
+
+    ``rows`` must already be validated (typed values, unique keys). Retries on commit conflicts.
+    """
+    result = TableWrite(spec.name, rows_in_batch=len(rows))
+    if not rows:
+        return result
+    started = time.perf_counter()
+    frame = pl.DataFrame(list(rows), schema=spec.polars_schema(), orient="row")
+    predicate = merge_predicate(spec, rows)
+    commit = CommitProperties(custom_metadata={"ib_futures.source": source} if source else None)
+    table: DeltaTable | None = None
+    for attempt in Retrying(
+        retry=retry_if_exception_type(CommitFailedError),
+        stop=stop_after_attempt(max_attempts),
+        wait=wait_random_exponential(multiplier=0.05, max=2.0),
+        reraise=True,
+        before_sleep=lambda rs: log.info(
+            "%s: commit conflict (attempt %d), re-planning the merge", spec.name, rs.attempt_number
+        ),
+    ):
+        with attempt:
+            result.attempts = attempt.retry_state.attempt_number
+            if table is None:
+                table = ensure_table(uri, spec, storage_options)
+            else:
+                table.update_incremental()
+            metrics = _execute_merge(table, frame, predicate, commit)
+            result.rows_inserted = int(metrics.get("num_target_rows_inserted", 0))
+            result.version = table.version()
+    result.duration_ms = (time.perf_counter() - started) * 1000
+    return result
+
+
+def _execute_merge(
+    table: DeltaTable, frame: pl.DataFrame, predicate: str, commit: CommitProperties
+) -> dict[str, Any]:
+    """One merge attempt (a seam for tests that inject failures)."""
+    return (
+        table.merge(
+            frame,
+            predicate,
+            source_alias="s",
+            target_alias="t",
+            streamed_exec=False,
+            commit_properties=commit,
+            post_commithook_properties=WRITE_HOOKS,
+        )
+        .when_not_matched_insert_all()
+        .execute()
+    )
+
+
+def reject_rows(
+    rejected: Iterable[Rejected], source: str | None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Rows for the ``snapshot_rejects`` table: the raw record as JSON and the reasons."""
+    now = now or datetime.now(UTC)
+    out: dict[str, dict[str, Any]] = {}
+    for r in rejected:
+        raw = json.dumps(r.record, sort_keys=True, default=str)
+        digest = hashlib.sha256(raw.encode()).hexdigest()
+        rec = r.record if isinstance(r.record, Mapping) else {}
+        symbol, bucket = rec.get("symbol"), rec.get("bucket_ts")
+        out.setdefault(
+            digest,
+            {
+                "record_sha256": digest,
+                "rejected_ts": now,
+                "row_index": r.row,
+                "target_table": r.target_table,
+                "symbol": symbol if isinstance(symbol, str) else None,
+                "bucket_ts": bucket
+                if isinstance(bucket, str)
+                else (None if bucket is None else str(bucket)),
+                "reasons": [f"{p.field}: {p.message}" for p in r.problems],
+                "record_json": raw,
+                "source": source,
+            },
+        )
+    return list(out.values())
+
+
+def write_snapshots(
+    lake_uri: str,
+    records: Iterable[Any],
+    *,
+    storage_options: StorageOptions | None = None,
+    on_invalid: OnInvalid = "fail",
+    dry_run: bool = False,
+    source: str | None = None,
+    max_attempts: int = 8,
+) -> WriteReport:
+    """Validate snapshot records and merge them into ``futures_snapshots`` / ``spot_snapshots``.
+
+    :param lake_uri: lake root (local path or ``s3://bucket/prefix``), already resolved
+    :param records: snapshot records (docs/architecture.md); routed by ``asset_class``
+    :param storage_options: object-store options (see :mod:`ib_futures.lake.storage`)
+    :param on_invalid: ``"fail"``: any invalid record raises
+        :class:`~ib_futures.lake.validate.SnapshotValidationError` and nothing is written;
+        ``"reject"``: valid records are written, invalid ones go to ``snapshot_rejects``
+    :param dry_run: validate only; no table is opened or written
+    :param source: free text stored with commits and rejects (e.g. ``dag_id/run_id/task_id``)
+    :param max_attempts: attempts per table on commit conflicts
+    :return: a :class:`WriteReport` (rows inserted and table version per table)
+    """
+    if on_invalid not in ON_INVALID_CHOICES:
+        raise ValueError(f"on_invalid={on_invalid!r}; expected one of {ON_INVALID_CHOICES}")
+    batch = validate_snapshots(records, TABLE_BY_ASSET_CLASS)
+    if on_invalid == "fail":
+        batch.raise_if_invalid()
+    report = WriteReport(
+        rows_received=batch.total,
+        rows_valid=sum(len(v) for v in batch.rows.values()),
+        rows_rejected=len(batch.rejected),
+        duplicates_dropped=batch.duplicates_dropped,
+        dry_run=dry_run,
+    )
+    for spec in SNAPSHOT_TABLES:
+        report.tables[spec.name] = TableWrite(
+            spec.name, rows_in_batch=len(batch.rows.get(spec.name, []))
+        )
+    rejects = reject_rows(batch.rejected, source)
+    report.tables[REJECTS.name] = TableWrite(REJECTS.name, rows_in_batch=len(rejects))
+    if batch.rejected:
+        log.warning(
+            "%d invalid records %s:\n  %s",
+            len(batch.rejected),
+            "(dry run)" if dry_run else "diverted to " + REJECTS.name,
+            "\n  ".join(str(p) for p in batch.problems[:50]),
+        )
+    if dry_run:
+        return report
+    for spec in SNAPSHOT_TABLES:
+        rows = batch.rows.get(spec.name, [])
+        if rows:
+            report.tables[spec.name] = merge_rows(
+                table_uri(lake_uri, spec.name),
+                spec,
+                rows,
+                storage_options=storage_options,
+                max_attempts=max_attempts,
+                source=source,
+            )
+    if rejects:
+        report.tables[REJECTS.name] = merge_rows(
+            table_uri(lake_uri, REJECTS.name),
+            REJECTS,
+            rejects,
+            storage_options=storage_options,
+            max_attempts=max_attempts,
+            source=source,
+        )
+    return report

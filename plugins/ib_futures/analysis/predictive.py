@@ -1,0 +1,165 @@
+"""Out-of-sample predictive value of a futures signal for an ETF return.
+
+Walk-forward with an expanding window, one fold per trading day: the model
+``y = a + b * x`` is fitted by OLS on every sample of the *earlier* days only and predicts the
+current day's samples. Nothing from the predicted day (or later) enters its fit, so look-ahead
+cannot inflate the figures. All figures are computed on the pooled out-of-sample predictions:
+
+* hit rate: share of predictions with the sign of the realised return (zeros on either side
+  excluded), against the base rate ``q*p + (1-q)*(1-p)`` that predictions with the same share
+  of "up" calls ``q`` would score if they were independent of outcomes with up-share ``p``;
+  one-sided exact binomial p-value.
+* information coefficient: Spearman correlation of prediction and realised return.
+* Mincer-Zarnowitz regression of realised on predicted: slope (1 = calibrated, 0 = useless),
+  its t-statistic (H0: slope 0) and R^2.
+* out-of-sample R^2 (Campbell-Thompson): ``1 - SSE(model) / SSE(training mean)``; negative means
+  the model predicts worse than the running historical mean.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ib_futures.analysis.stats import FloatArray, binomial_p_greater, ols, spearman
+
+
+@dataclass(frozen=True)
+class WalkForward:
+    """Pooled out-of-sample predictions in time order."""
+
+    pred: FloatArray
+    real: FloatArray
+    bench: FloatArray  # the training mean of y when the prediction was made
+    index: NDArray[np.int64]  # position of each prediction in the input arrays
+    folds: int  # folds predicted
+    final_slope: float  # slope of the last fitted model
+    final_intercept: float
+
+
+@dataclass(frozen=True)
+class PredictiveResult:
+    status: str  # "ok" or "insufficient_data"
+    reason: str | None
+    n_samples: int
+    n_oos: int
+    folds: int
+    hit_n: int | None = None
+    hit_rate: float | None = None
+    base_rate: float | None = None
+    hit_p: float | None = None
+    ic: float | None = None
+    ic_p: float | None = None
+    mz_slope: float | None = None
+    mz_t: float | None = None
+    mz_p: float | None = None
+    mz_r2: float | None = None
+    r2_oos: float | None = None
+    model_slope: float | None = None
+    model_intercept: float | None = None
+    walk: WalkForward | None = None
+
+
+def walk_forward(
+    x: FloatArray, y: FloatArray, fold: NDArray[np.int64], min_train: int
+) -> WalkForward:
+    """Expanding-window OLS, refitted before each fold (samples must be in time order).
+
+    A fold is predicted only when at least ``min_train`` samples of earlier folds exist.
+    Sums are accumulated fold by fold, so a year of 5-minute data costs one pass.
+    """
+    preds: list[FloatArray] = []
+    benches: list[FloatArray] = []
+    indices: list[NDArray[np.int64]] = []
+    n = sx = sy = sxx = sxy = 0.0
+    slope = intercept = math.nan
+    folds = 0
+    order = np.arange(x.size, dtype=np.int64)
+    for value in np.unique(fold):  # np.unique sorts: folds in time order
+        sel = fold == value
+        if n >= min_train:
+            var = sxx - sx * sx / n
+            if var > 0.0:
+                slope = (sxy - sx * sy / n) / var
+                intercept = sy / n - slope * sx / n
+                preds.append(intercept + slope * x[sel])
+                benches.append(np.full(int(sel.sum()), sy / n))
+                indices.append(order[sel])
+                folds += 1
+        xs, ys = x[sel], y[sel]
+        n += xs.size
+        sx += float(xs.sum())
+        sy += float(ys.sum())
+        sxx += float(xs @ xs)
+        sxy += float(xs @ ys)
+    if not preds:
+        empty = np.empty(0)
+        return WalkForward(empty, empty, empty, np.empty(0, np.int64), 0, slope, intercept)
+    index = np.concatenate(indices)
+    return WalkForward(
+        np.concatenate(preds), y[index], np.concatenate(benches), index, folds, slope, intercept
+    )
+
+
+def evaluate(
+    x: FloatArray,
+    y: FloatArray,
+    fold: NDArray[np.int64],
+    *,
+    min_train: int,
+    min_oos: int,
+    what: str,
+) -> PredictiveResult:
+    """Walk forward and score; fewer than ``min_oos`` predictions -> "insufficient_data"."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y, fold = x[ok], y[ok], fold[ok]
+    walk = walk_forward(x, y, fold, min_train)
+    n_oos = int(walk.pred.size)
+    if n_oos < min_oos:
+        return PredictiveResult(
+            status="insufficient_data",
+            reason=(
+                f"{what}: {n_oos} out-of-sample predictions from {x.size} samples "
+                f"({np.unique(fold).size} days); need >= {min_oos} predictions after "
+                f">= {min_train} training samples"
+            ),
+            n_samples=int(x.size),
+            n_oos=n_oos,
+            folds=walk.folds,
+            walk=walk,
+        )
+    pred, real = walk.pred, walk.real
+    used = (pred != 0.0) & (real != 0.0)
+    hit_n = int(used.sum())
+    hits = int((np.sign(pred[used]) == np.sign(real[used])).sum())
+    q = float((pred[used] > 0.0).mean()) if hit_n else math.nan
+    p = float((real[used] > 0.0).mean()) if hit_n else math.nan
+    base = q * p + (1.0 - q) * (1.0 - p)
+    ic = spearman(pred, real)
+    mz = ols(pred, real)
+    sse_model = float(((real - pred) ** 2).sum())
+    sse_bench = float(((real - walk.bench) ** 2).sum())
+    return PredictiveResult(
+        status="ok",
+        reason=None,
+        n_samples=int(x.size),
+        n_oos=n_oos,
+        folds=walk.folds,
+        hit_n=hit_n,
+        hit_rate=hits / hit_n if hit_n else math.nan,
+        base_rate=base,
+        hit_p=binomial_p_greater(hits, hit_n, base) if hit_n else math.nan,
+        ic=ic.r,
+        ic_p=ic.p_value,
+        mz_slope=mz.slope,
+        mz_t=mz.t_stat,
+        mz_p=mz.p_value,
+        mz_r2=mz.r2,
+        r2_oos=1.0 - sse_model / sse_bench if sse_bench > 0.0 else math.nan,
+        model_slope=walk.final_slope,
+        model_intercept=walk.final_intercept,
+        walk=walk,
+    )

@@ -1,0 +1,560 @@
+"""The configuration: one YAML file, validated into a typed, frozen model.
+
+``load_config()`` reads ``futures_config.yaml`` and returns a :class:`FuturesConfig`. Every
+key, its default and its meaning are documented in docs/configuration.md. Validation is
+strict (an integer must be an integer, not ``"5"``; unknown keys are refused) and every
+problem is reported in one :class:`ConfigError` whose lines name the key path and the bad
+value, e.g.::
+
+    futures_config.yaml: collection.instruments[2]: unknown symbol 'XYZ' (known: ES, NQ, ...)
+    futures_config.yaml: collection.interval_minutes: 7 is not a divisor of 60
+
+Where the file is looked for when no path is given (first hit wins):
+
+1. ``$IB_FUTURES_CONFIG`` (a file path; it must exist),
+2. ``$AIRFLOW_HOME/include/config/futures_config.yaml`` (the Docker image layout),
+3. ``<checkout>/include/config/futures_config.yaml``, i.e. ``Path(__file__).parents[3]``
+   (running from the git checkout or with ``plugins/`` under the project root).
+
+Importing this module is cheap: pydantic and PyYAML only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from ib_futures.core.config_errors import CONFIG_FILENAME, ConfigError, error_lines
+from ib_futures.core.contracts import RollRule
+from ib_futures.core.instruments import DEFAULT_INSTRUMENTS, DEFAULT_PAIRS, AssetClass
+
+__all__ = [
+    "CONFIG_ENV",
+    "CONFIG_FILENAME",
+    "LAKE_URI_ENV",
+    "AlertsConfig",
+    "AnalysisSettings",
+    "CollectionConfig",
+    "ConfigError",
+    "ExtraClosure",
+    "FuturesConfig",
+    "InstrumentSpec",
+    "NotifierConfig",
+    "RetentionConfig",
+    "RollConfig",
+    "SessionConfig",
+    "StorageConfig",
+    "TimeWindow",
+    "config_search_paths",
+    "find_config_file",
+    "load_config",
+]
+
+CONFIG_ENV = "IB_FUTURES_CONFIG"
+LAKE_URI_ENV = "IB_FUTURES_LAKE_URI"
+_RELATIVE = Path("include") / "config" / CONFIG_FILENAME
+
+MarketDataType = Literal["live", "frozen", "delayed", "delayed_frozen"]
+MARKET_DATA_TYPE_CODES: dict[str, int] = {"live": 1, "frozen": 2, "delayed": 3, "delayed_frozen": 4}
+_BOTH: tuple[AssetClass, ...] = ("FUT", "ETF")
+_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --------------------------------------------------------------------------- instruments
+
+
+class InstrumentSpec(_Model):
+    """One entry of the ``instruments`` section (see ``core.instruments.Instrument``)."""
+
+    asset_class: AssetClass
+    exchange: str = Field(min_length=1)
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+    multiplier: float = Field(default=1.0, gt=0)
+    min_tick: float = Field(default=0.01, gt=0)
+    primary_exchange: str | None = None
+    etf: str | None = None
+    description: str = ""
+
+    @field_validator("etf")
+    @classmethod
+    def _future_only(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("asset_class") == "ETF":
+            raise ValueError(f"only a future names its ETF, got {v!r} on an ETF")
+        return v
+
+
+def _default_instruments() -> dict[str, InstrumentSpec]:
+    return {
+        sym: InstrumentSpec(
+            asset_class=i.asset_class,
+            exchange=i.exchange,
+            currency=i.currency,
+            multiplier=i.multiplier,
+            min_tick=i.min_tick,
+            primary_exchange=i.primary_exchange,
+            etf=i.etf,
+            description=i.description,
+        )
+        for sym, i in DEFAULT_INSTRUMENTS.items()
+    }
+
+
+# --------------------------------------------------------------------------- collection
+
+
+class RollConfig(_Model):
+    """``collection.roll``: when the front month moves on (``core.contracts.RollRule``)."""
+
+    rule: Literal["second_thursday", "days_before_expiry"] = "second_thursday"
+    days: int = Field(default=7, ge=0, le=60)
+
+    def to_rule(self) -> RollRule:
+        return RollRule(kind=self.rule, days=self.days)
+
+
+class CollectionConfig(_Model):
+    """``collection``: what is collected, how often and how."""
+
+    instruments: list[str] = Field(default_factory=lambda: list(DEFAULT_INSTRUMENTS), min_length=1)
+    interval_minutes: int = 5
+    roll: RollConfig = Field(default_factory=RollConfig)
+    market_data_type: MarketDataType = "live"
+    delayed_fallback: bool = True
+    snapshot_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    etf_hours: Literal["regular", "extended"] = "regular"
+    history_fallback: bool = True
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _divides_hour(cls, v: int) -> int:
+        if v < 1 or 60 % v:
+            raise ValueError(f"{v} is not a divisor of 60")
+        return v
+
+    @property
+    def market_data_type_code(self) -> int:
+        """IB's ``reqMarketDataType`` code: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen."""
+        return MARKET_DATA_TYPE_CODES[self.market_data_type]
+
+
+# --------------------------------------------------------------------------- session
+
+
+def _hhmm(v: Any) -> Any:
+    if isinstance(v, int) and not isinstance(v, bool):
+        # YAML 1.1 reads an unquoted 23:45 as the base-60 integer 1425.
+        raise ValueError(
+            f"expected a quoted time 'HH:MM' (YAML reads an unquoted 23:45 as the number "
+            f"{23 * 60 + 45}), got {v!r}"
+        )
+    if isinstance(v, str) and not _HHMM.match(v):
+        raise ValueError(f"expected a time 'HH:MM' (00:00-23:59), got {v!r}")
+    return v
+
+
+class TimeWindow(_Model):
+    """A daily window in ``session.timezone`` local time, ``[start, end)``; may cross midnight."""
+
+    start: str
+    end: str
+    reason: str = "IB server reset"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _times(cls, v: Any) -> Any:
+        return _hhmm(v)
+
+    @field_validator("end")
+    @classmethod
+    def _not_empty(cls, v: str, info: ValidationInfo) -> str:
+        if v == info.data.get("start"):
+            raise ValueError(f"{v!r} equals start: the window is empty")
+        return v
+
+    @property
+    def start_time(self) -> time:
+        return time.fromisoformat(self.start)
+
+    @property
+    def end_time(self) -> time:
+        return time.fromisoformat(self.end)
+
+    def contains(self, local: time) -> bool:
+        """Whether the local wall-clock time ``local`` lies in the window."""
+        s, e = self.start_time, self.end_time
+        if s < e:
+            return s <= local < e
+        return local >= s or local < e  # crosses midnight
+
+    def describe(self) -> str:
+        return f"{self.reason} {self.start}-{self.end}"
+
+
+def _local_datetime(v: Any) -> Any:
+    if isinstance(v, date) and not isinstance(v, datetime):
+        return datetime.combine(v, time())
+    return v
+
+
+class ExtraClosure(_Model):
+    """A one-off closure the calendar library does not know, ``[start, end)`` local time."""
+
+    start: datetime = Field(strict=False)
+    end: datetime = Field(strict=False)
+    markets: list[AssetClass] = Field(default_factory=lambda: list(_BOTH), min_length=1)
+    reason: str = "closure from session.extra_closures"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _dates(cls, v: Any) -> Any:
+        return _local_datetime(v)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _naive(cls, v: datetime) -> datetime:
+        if v.tzinfo is not None:
+            raise ValueError(
+                f"{v.isoformat()} has a UTC offset; give local time in session.timezone"
+            )
+        return v
+
+    @field_validator("end")
+    @classmethod
+    def _ordered(cls, v: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and v <= start:
+            raise ValueError(f"{v.isoformat()} is not after start {start.isoformat()}")
+        return v
+
+
+class SessionConfig(_Model):
+    """``session``: which calendars decide when the markets are open."""
+
+    futures_calendar: Literal["CME_Equity", "CME Globex Equity"] = "CME_Equity"
+    etf_calendar: Literal["NYSE"] = "NYSE"
+    timezone: str = "America/New_York"
+    ib_reset_windows: list[TimeWindow] = Field(default_factory=list)
+    extra_closures: list[ExtraClosure] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r} (an IANA name such as 'America/New_York')"
+            ) from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+# --------------------------------------------------------------------------- storage, alerts
+
+
+class RetentionConfig(_Model):
+    """``storage.retention``: Delta table maintenance."""
+
+    log_retention_hours: int = Field(default=720, ge=1)
+    vacuum_retention_hours: int = Field(default=168, ge=0)
+    checkpoint_interval: int = Field(default=100, ge=1)
+
+
+class StorageConfig(_Model):
+    """``storage``: where the Delta tables live and how they are kept."""
+
+    lake_uri: str = Field(default=".lake", min_length=1)
+    storage_options: dict[str, str] = Field(default_factory=dict)
+    on_invalid: Literal["fail", "reject"] = "reject"
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+
+
+class NotifierConfig(_Model):
+    """``alerts.notifier``: who hears about a missed collection."""
+
+    kind: Literal["none", "smtp", "slack"] = "none"
+    conn_id: str | None = None
+    to: list[str] = Field(default_factory=list)
+    channel: str | None = None
+
+    @field_validator("to")
+    @classmethod
+    def _addressed(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        if not v and info.data.get("kind") == "smtp":
+            raise ValueError("an smtp notifier needs at least one recipient address")
+        return v
+
+
+class AlertsConfig(_Model):
+    """``alerts``: deadline and data-freshness alerts."""
+
+    deadline_minutes: int = Field(default=10, ge=1, le=240)
+    freshness_max_missed_slots: int = Field(default=3, ge=1)
+    notifier: NotifierConfig = Field(default_factory=NotifierConfig)
+
+
+class AnalysisSettings(_Model):
+    """``analysis``: the weekly futures/ETF study."""
+
+    pairs: list[list[str]] = Field(default_factory=lambda: [list(p) for p in DEFAULT_PAIRS])
+    lookback_days: int = Field(default=7, ge=1, le=366)
+    max_lag_slots: int = Field(default=12, ge=1, le=288)
+    min_observations: int = Field(default=100, ge=2)
+    report_dir: str = Field(default="reports", min_length=1)
+
+    @field_validator("pairs")
+    @classmethod
+    def _two_each(cls, v: list[list[str]]) -> list[list[str]]:
+        for i, pair in enumerate(v):
+            if len(pair) != 2:
+                raise ValueError(f"entry [{i}] must be [FUTURE, ETF], got {pair!r}")
+        return v
+
+    def pair_tuples(self) -> list[tuple[str, str]]:
+        return [(p[0], p[1]) for p in self.pairs]
+
+
+# --------------------------------------------------------------------------- root
+
+
+class FuturesConfig(_Model):
+    """The whole configuration. ``FuturesConfig()`` is the documented default."""
+
+    instruments: dict[str, InstrumentSpec] = Field(default_factory=_default_instruments)
+    collection: CollectionConfig = Field(default_factory=CollectionConfig)
+    session: SessionConfig = Field(default_factory=SessionConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_pairs(cls, data: Any) -> Any:
+        """Without ``analysis.pairs``, the default pairs are those whose legs are collected."""
+        if not isinstance(data, Mapping):
+            return data
+        collection = data.get("collection")
+        analysis = data.get("analysis", {})
+        if not isinstance(collection, Mapping) or not isinstance(analysis, Mapping):
+            return data
+        collected = collection.get("instruments")
+        if "pairs" in analysis or not isinstance(collected, list):
+            return data
+        pairs = [list(p) for p in DEFAULT_PAIRS if p[0] in collected and p[1] in collected]
+        return {**data, "analysis": {**analysis, "pairs": pairs}}
+
+    @field_validator("instruments", mode="before")
+    @classmethod
+    def _merge_builtins(cls, v: Any) -> Any:
+        """Entries given here add to, or replace, the built-in ES/NQ/RTY/SPY/QQQ/IWM."""
+        if not isinstance(v, Mapping):
+            return v
+        merged: dict[Any, Any] = dict(_default_instruments())
+        merged.update(v)
+        return merged
+
+    @field_validator("instruments")
+    @classmethod
+    def _symbol_names(cls, v: dict[str, InstrumentSpec]) -> dict[str, InstrumentSpec]:
+        for sym in v:
+            if not _SYMBOL.match(sym):
+                raise ValueError(f"symbol {sym!r} must be 1-10 upper-case letters or digits")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> FuturesConfig:
+        problems: list[str] = []
+        known = list(self.instruments)
+        etfs = [s for s, i in self.instruments.items() if i.asset_class == "ETF"]
+        for sym, spec in self.instruments.items():
+            if spec.etf is not None and spec.etf not in etfs:
+                problems.append(
+                    f"instruments.{sym}.etf: {spec.etf!r} is not a defined ETF "
+                    f"(ETFs: {', '.join(etfs) or 'none'})"
+                )
+        seen: set[str] = set()
+        for i, sym in enumerate(self.collection.instruments):
+            if sym not in self.instruments:
+                problems.append(
+                    f"collection.instruments[{i}]: unknown symbol {sym!r} (known: {', '.join(known)})"
+                )
+            elif sym in seen:
+                problems.append(f"collection.instruments[{i}]: {sym!r} is listed twice")
+            seen.add(sym)
+        for i, (fut, etf) in enumerate(self.analysis.pair_tuples()):
+            for pos, sym, want in ((0, fut, "FUT"), (1, etf, "ETF")):
+                where = f"analysis.pairs[{i}][{pos}]"
+                found = self.instruments.get(sym)
+                if found is None:
+                    problems.append(f"{where}: unknown symbol {sym!r} (known: {', '.join(known)})")
+                elif found.asset_class != want:
+                    kind = "a future" if want == "FUT" else "an ETF"
+                    problems.append(f"{where}: {sym!r} is not {kind} (pairs are [FUTURE, ETF])")
+                elif sym not in self.collection.instruments:
+                    problems.append(f"{where}: {sym!r} is not collected (collection.instruments)")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    # ----------------------------------------------------------------- paths and overrides
+
+    @property
+    def source(self) -> Path | None:
+        """The file this configuration was loaded from (``None`` when built in code)."""
+        return self._source
+
+    def base_dir(self) -> Path:
+        """The directory relative local paths (``storage.lake_uri``, ``analysis.report_dir``)
+        resolve against: the project root that holds ``include/config/<file>`` when the file
+        lies there, else the config file's own directory; for a configuration built in code,
+        ``$AIRFLOW_HOME`` if set, else the current directory."""
+        if self._source is not None:
+            parent = self._source.resolve().parent
+            if parent.name == "config" and parent.parent.name == "include":
+                return parent.parent.parent
+            return parent
+        home = os.environ.get("AIRFLOW_HOME")
+        return Path(home) if home else Path.cwd()
+
+    def resolve_path(self, value: str | Path) -> Path:
+        """``value`` with ``~`` expanded, made absolute against :meth:`base_dir`."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir() / p
+
+    def lake_uri(self) -> str:
+        """The lake location: ``$IB_FUTURES_LAKE_URI`` if set and non-empty, else
+        ``storage.lake_uri``. URIs with a scheme (``s3://``, ``file://``, ...) are returned
+        as given; a local path is made absolute with :meth:`resolve_path`."""
+        raw = os.environ.get(LAKE_URI_ENV, "").strip() or self.storage.lake_uri
+        if "://" in raw:
+            return raw
+        return str(self.resolve_path(raw))
+
+    def report_dir(self) -> Path:
+        """``analysis.report_dir`` as an absolute path."""
+        return self.resolve_path(self.analysis.report_dir)
+
+    def roll_rule(self) -> RollRule:
+        return self.collection.roll.to_rule()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def config_search_paths() -> list[Path]:
+    """Where :func:`load_config` looks when no path is given, in order (see module doc)."""
+    out: list[Path] = []
+    env = os.environ.get(CONFIG_ENV, "").strip()
+    if env:
+        out.append(Path(env).expanduser())
+    home = os.environ.get("AIRFLOW_HOME", "").strip()
+    if home:
+        out.append(Path(home).expanduser() / _RELATIVE)
+    out.append(Path(__file__).resolve().parents[3] / _RELATIVE)
+    return out
+
+
+def find_config_file() -> Path:
+    """The first existing file of :func:`config_search_paths`; ``$IB_FUTURES_CONFIG``, when
+    set, must exist (a typo there must not silently fall back to another file)."""
+    paths = config_search_paths()
+    env = os.environ.get(CONFIG_ENV, "").strip()
+    if env:
+        if not paths[0].is_file():
+            raise ConfigError([f"${CONFIG_ENV} points to {str(paths[0])!r}, which is not a file"])
+        return paths[0]
+    for p in paths:
+        if p.is_file():
+            return p
+    raise ConfigError(
+        [f"no configuration file found; looked at: {', '.join(str(p) for p in paths)}"]
+    )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate keys (YAML would silently keep the last one)."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first at line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def parse_config(data: Any, source: str | Path | None = None) -> FuturesConfig:
+    """Validate already-parsed YAML (a mapping or ``None``) into a :class:`FuturesConfig`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            [f"expected a mapping of sections at the top level, got {type(data).__name__}"], source
+        )
+    try:
+        cfg = FuturesConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(error_lines(exc, FuturesConfig), source) from None
+    if source is not None:
+        cfg._source = Path(source).expanduser().resolve()
+    return cfg
+
+
+def load_config(path: str | Path | None = None) -> FuturesConfig:
+    """Read and validate the configuration file (default: :func:`find_config_file`).
+
+    Raises :class:`ConfigError` (a ``ValueError``) naming every bad key and value.
+    """
+    p = Path(path).expanduser() if path is not None else find_config_file()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read {str(p)!r}: {exc.strerror or exc}"], p) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"invalid YAML: {where}{problem}"], p) from None
+    return parse_config(data, p)

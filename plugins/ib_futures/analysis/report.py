@@ -1,0 +1,172 @@
+"""The weekly report: PNG charts and one self-contained HTML page (charts inlined as base64).
+
+Where it goes: next to the lake (``<lake>/reports/futures_analysis/<week_end>/``) when the lake
+is a local path; for an object-store lake, under a local directory (``IB_FUTURES_REPORT_DIR``,
+else ``./reports``) with the same sub-path, and the caller logs that it did so.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ib_futures.analysis.charts import CHARTS
+
+REPORT_DIR_ENV = "IB_FUTURES_REPORT_DIR"
+REPORT_SUBDIR = ("reports", "futures_analysis")
+HTML_NAME = "report.html"
+
+
+@dataclass
+class ReportFiles:
+    directory: str
+    html: str
+    charts: list[str] = field(default_factory=list)
+    local_fallback: bool = False  # True: the lake is remote, the report was written locally
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "directory": self.directory,
+            "html": self.html,
+            "charts": list(self.charts),
+            "local_fallback": self.local_fallback,
+        }
+
+
+def report_directory(
+    lake_uri: str, week_end: str, local_dir: str | None = None
+) -> tuple[Path, bool]:
+    """``(directory, local_fallback)`` for one week's report."""
+    from ib_futures.lake.storage import is_object_store
+
+    if is_object_store(lake_uri):
+        base = Path(local_dir or os.environ.get(REPORT_DIR_ENV) or "reports")
+        return base.joinpath(*REPORT_SUBDIR[1:], week_end).resolve(), True
+    lake = lake_uri.removeprefix("file://")
+    if local_dir:
+        return Path(local_dir).joinpath(*REPORT_SUBDIR[1:], week_end).resolve(), False
+    return Path(lake).joinpath(*REPORT_SUBDIR, week_end).resolve(), False
+
+
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return format(value, spec)
+    return str(value)
+
+
+_FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("n_pairs", "paired 5-minute returns", "d"),
+    ("pearson_r", "Pearson r", ".3f"),
+    ("pearson_ci_low", "  95 % CI low", ".3f"),
+    ("pearson_ci_high", "  95 % CI high", ".3f"),
+    ("spearman_rho", "Spearman rho", ".3f"),
+    ("xcorr_peak_lag", "cross-correlation peak lag (slots, + = futures lead)", "d"),
+    ("xcorr_peak_r", "  r at peak", ".3f"),
+    ("xcorr_peak_p_bonferroni", "  p at peak (Bonferroni)", ".2g"),
+    ("lead_lag", "strongest futures-lead lag", "d"),
+    ("lead_r", "  r", ".3f"),
+    ("lead_p_bonferroni", "  p (Bonferroni)", ".2g"),
+    ("next_slot_n_oos", "next slot: out-of-sample predictions", "d"),
+    ("next_slot_hit_rate", "  hit rate", ".3f"),
+    ("next_slot_base_rate", "  base rate", ".3f"),
+    ("next_slot_hit_p", "  binomial p", ".2g"),
+    ("next_slot_ic", "  information coefficient", ".3f"),
+    ("next_slot_mz_slope", "  slope realised on predicted", ".3f"),
+    ("next_slot_mz_t", "  t", ".2f"),
+    ("next_slot_r2_oos", "  out-of-sample R^2", ".4f"),
+    ("open_close_n_oos", "open to close: out-of-sample days", "d"),
+    ("open_close_hit_rate", "  hit rate", ".3f"),
+    ("open_close_base_rate", "  base rate", ".3f"),
+    ("open_close_hit_p", "  binomial p", ".2g"),
+    ("open_close_ic", "  information coefficient", ".3f"),
+    ("open_close_r2_oos", "  out-of-sample R^2", ".4f"),
+    ("basis_std_bp", "basis std (bp)", ".2f"),
+    ("basis_half_life_slots", "basis half-life (slots)", ".2f"),
+    ("fut_present", "futures slots present", "d"),
+    ("fut_expected", "futures slots expected", "d"),
+    ("etf_present", "ETF slots present", "d"),
+    ("etf_expected", "ETF slots expected", "d"),
+)
+
+
+def _section(row: Mapping[str, Any], images: list[tuple[str, bytes]]) -> str:
+    cells = "\n".join(
+        f"<tr><td>{html.escape(label)}</td><td>{html.escape(_fmt(row.get(key), spec))}</td></tr>"
+        for key, label, spec in _FIGURES
+    )
+    imgs = "\n".join(
+        f'<img alt="{html.escape(name)}" src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode("ascii")}">'
+        for name, png in images
+    )
+    status = html.escape(str(row["status"]))
+    reason = f" ({html.escape(str(row['reason']))})" if row.get("reason") else ""
+    return (
+        f"<section><h2>{html.escape(str(row['pair']))} "
+        f'<span class="status {status}">{status}</span></h2>'
+        f"<p>{html.escape(str(row.get('summary') or ''))}</p>"
+        f"<p class=meta>status: {status}{reason}</p>"
+        f"<table>{cells}</table>\n{imgs}</section>"
+    )
+
+
+_CSS = (
+    "body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}td{border-bottom:1px solid #ddd;padding:2px 8px}"
+    "img{max-width:100%;display:block;margin:1em 0}.status{font-size:60%;padding:2px 6px;"
+    "border-radius:4px;background:#dfd}.insufficient_data{background:#fdd}.meta{color:#666}"
+)
+
+
+def render_report(rows: Sequence[Mapping[str, Any]], directory: Path) -> tuple[str, list[str]]:
+    """Write the charts and the HTML for ``rows`` (one week) into ``directory``."""
+    if not rows:
+        raise ValueError("no result rows to report")
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    sections = []
+    for row in sorted(rows, key=lambda r: str(r["pair"])):
+        images: list[tuple[str, bytes]] = []
+        for suffix, draw in CHARTS:
+            png = draw(row)
+            if png is None:
+                continue
+            path = directory / f"{row['futures_symbol']}_{row['etf_symbol']}_{suffix}.png"
+            path.write_bytes(png)
+            written.append(str(path))
+            images.append((suffix, png))
+        sections.append(_section(row, images))
+    first = rows[0]
+    title = f"Futures against ETFs, week ending {first['week_end']}"
+    page = (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<p class=meta>Window {html.escape(str(first['window_start']))} to "
+        f"{html.escape(str(first['window_end']))} (UTC, end exclusive). Returns are 5-minute log "
+        "returns between consecutive slots, ETFs in regular hours only; predictive figures are "
+        "walk-forward out of sample. Definitions: docs/analysis.md.</p>"
+        + "\n".join(sections)
+        + "</body></html>"
+    )
+    html_path = directory / HTML_NAME
+    html_path.write_text(page, encoding="utf-8")
+    return str(html_path), written
+
+
+def write_report(
+    lake_uri: str,
+    rows: Sequence[Mapping[str, Any]],
+    local_dir: str | None = None,
+) -> ReportFiles:
+    """Render one week's report where :func:`report_directory` says."""
+    week_end = str(rows[0]["week_end"]) if rows else ""
+    directory, fallback = report_directory(lake_uri, week_end, local_dir)
+    html_path, charts = render_report(rows, directory)
+    return ReportFiles(str(directory), html_path, charts, fallback)

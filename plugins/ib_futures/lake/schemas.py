@@ -187,8 +187,9 @@ SNAPSHOT_PROPERTIES: dict[str, str] = {
     # table load short (<= 49 small GETs on S3), and the checkpoint stays small because
     # maintenance compacts the table weekly.
     "delta.checkpointInterval": "50",
-    # Time travel window. The maintenance job re-aligns both to the retention it is given.
-    "delta.logRetentionDuration": "interval 168 hours",
+    # Versions (log) are kept 30 days, unreferenced data files 7 days: time travel reaches back
+    # 7 days. The weekly maintenance re-aligns both to the configured retention.
+    "delta.logRetentionDuration": "interval 720 hours",
     "delta.deletedFileRetentionDuration": "interval 168 hours",
     # Expired-log cleanup lists the whole _delta_log on every commit; the weekly maintenance
     # does it instead (also for writers that do not pass PostCommitHookProperties).

@@ -1,0 +1,259 @@
+"""Readers for the collector (change metrics, freshness) and the weekly analysis.
+
+Every reader prunes: a filter on the partition column ``bucket_date`` (polars skips the other
+partitions' files before reading anything) plus the row predicate on ``symbol`` and
+``bucket_ts``. Nothing here loads a whole table. Windows are half-open ``[start, end)`` in UTC;
+``start``/``end`` may be aware datetimes, dates (midnight UTC) or ISO-8601 strings with an offset.
+A table that does not exist yet reads as an empty frame with the documented columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+from deltalake import DeltaTable
+
+from ib_futures.lake.schemas import FUTURES, SNAPSHOT_TABLES, SPOT, TableSpec, polars_dtype
+from ib_futures.lake.storage import StorageOptions, table_uri
+from ib_futures.lake.tables import open_table
+
+#: columns of :func:`read_recent_history`: what change metrics and roll checks need
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "symbol",
+    "asset_class",
+    "bucket_ts",
+    "local_symbol",
+    "price",
+    "bid",
+    "ask",
+    "last",
+    "open",
+    "high",
+    "low",
+    "close",
+    "crossed",
+    "market_data_type",
+)
+
+#: columns of :func:`read_pair_window`
+PAIR_COLUMNS: tuple[str, ...] = (
+    "symbol",
+    "asset_class",
+    "bucket_ts",
+    "bucket_date",
+    "price",
+    "bid",
+    "ask",
+    "last",
+    "con_id",
+    "local_symbol",
+    "crossed",
+    "market_data_type",
+    "quote_ts",
+)
+
+#: columns of :func:`latest_per_symbol`
+LATEST_COLUMNS: tuple[str, ...] = (
+    "symbol",
+    "asset_class",
+    "bucket_ts",
+    "price",
+    "local_symbol",
+    "market_data_type",
+    "quote_ts",
+    "collected_ts",
+)
+
+Moment = datetime | date | str
+
+
+def as_utc(value: Moment, name: str = "timestamp") -> datetime:
+    """An aware UTC datetime from a datetime, a date (midnight UTC) or an ISO string."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{name}={value!r} is not an ISO-8601 timestamp") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{name}={value.isoformat()} is naive; pass an aware (UTC) datetime")
+        return value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise TypeError(f"{name}={value!r} ({type(value).__name__}) is not a datetime, date or string")
+
+
+def empty_frame(spec: TableSpec, columns: Sequence[str]) -> pl.DataFrame:
+    return pl.DataFrame(schema={c: polars_dtype(spec.column(c)) for c in columns})
+
+
+def _scan(table: DeltaTable) -> pl.LazyFrame:
+    return pl.scan_delta(table)
+
+
+def _window_filter(symbols: Iterable[str], start: datetime, end: datetime) -> pl.Expr:
+    last_day = (end - timedelta(microseconds=1)).date()
+    return (
+        pl.col("bucket_date").is_between(start.date(), last_day)
+        & pl.col("symbol").is_in(list(symbols))
+        & (pl.col("bucket_ts") >= start)
+        & (pl.col("bucket_ts") < end)
+    )
+
+
+def read_window(
+    lake_uri: str,
+    spec: TableSpec,
+    symbols: Iterable[str],
+    start: Moment,
+    end: Moment,
+    columns: Sequence[str],
+    storage_options: StorageOptions | None = None,
+) -> pl.DataFrame:
+    """Rows of one table for ``symbols`` with ``start <= bucket_ts < end``, sorted."""
+    lo, hi = as_utc(start, "start"), as_utc(end, "end")
+    if hi <= lo:
+        raise ValueError(f"empty window: end {hi.isoformat()} is not after start {lo.isoformat()}")
+    symbols = list(symbols)
+    table = open_table(table_uri(lake_uri, spec.name), storage_options)
+    if table is None or not symbols:
+        return empty_frame(spec, columns)
+    return (
+        _scan(table)
+        .filter(_window_filter(symbols, lo, hi))
+        .select(columns)
+        .sort("bucket_ts", "symbol")
+        .collect()
+    )
+
+
+def read_recent_history(
+    lake_uri: str,
+    symbols: Iterable[str],
+    since: Moment,
+    until: Moment,
+    storage_options: StorageOptions | None = None,
+) -> pl.DataFrame:
+    """Recent rows of futures and ETFs for change metrics: ``since <= bucket_ts < until``.
+
+    :return: columns :data:`HISTORY_COLUMNS`, sorted by ``bucket_ts``, ``symbol``
+    """
+    symbols = list(symbols)
+    frames = [
+        read_window(lake_uri, spec, symbols, since, until, HISTORY_COLUMNS, storage_options)
+        for spec in SNAPSHOT_TABLES
+    ]
+    return pl.concat(frames).sort("bucket_ts", "symbol")
+
+
+def price_history(
+    lake_uri: str,
+    symbols: Iterable[str],
+    since: Moment,
+    until: Moment,
+    storage_options: StorageOptions | None = None,
+) -> dict[str, list[tuple[datetime, float]]]:
+    """``{symbol: [(bucket_ts, price), ...]}`` with ``since <= bucket_ts <= until`` (inclusive).
+
+    The collector's history source for change metrics (``ib_futures.ib.collector``); rows
+    without a price are left out. Every requested symbol is a key (maybe with an empty list).
+    """
+    symbols = list(symbols)
+    frame = read_recent_history(
+        lake_uri,
+        symbols,
+        since,
+        as_utc(until, "until") + timedelta(microseconds=1),
+        storage_options,
+    ).filter(pl.col("price").is_not_null())
+    out: dict[str, list[tuple[datetime, float]]] = {s: [] for s in symbols}
+    for sym, ts, price in frame.select("symbol", "bucket_ts", "price").iter_rows():
+        out.setdefault(sym, []).append((ts, price))
+    return out
+
+
+def read_pair_window(
+    lake_uri: str,
+    futures_symbol: str,
+    etf_symbol: str,
+    start: Moment,
+    end: Moment,
+    storage_options: StorageOptions | None = None,
+) -> pl.DataFrame:
+    """One futures/ETF pair's rows in ``[start, end)`` (both symbols, long format).
+
+    :return: columns :data:`PAIR_COLUMNS` (symbol, asset_class, bucket_ts UTC, bucket_date, price,
+        bid, ask, last, con_id, local_symbol, crossed, market_data_type, quote_ts), sorted by
+        bucket_ts, symbol
+    """
+    fut = read_window(
+        lake_uri, FUTURES, [futures_symbol], start, end, PAIR_COLUMNS, storage_options
+    )
+    etf = read_window(lake_uri, SPOT, [etf_symbol], start, end, PAIR_COLUMNS, storage_options)
+    return pl.concat([fut, etf]).sort("bucket_ts", "symbol")
+
+
+def _partition_dates(table: DeltaTable, spec: TableSpec) -> list[date]:
+    col = spec.partition_by[0]
+    values = {p[col] for p in table.partitions() if p.get(col)}
+    return sorted((date.fromisoformat(v) for v in values), reverse=True)
+
+
+def latest_per_symbol(
+    lake_uri: str,
+    symbols: Iterable[str] | None = None,
+    storage_options: StorageOptions | None = None,
+    max_partitions: int = 14,
+) -> pl.DataFrame:
+    """The newest row of each symbol (both tables), for freshness checks.
+
+    Walks the date partitions newest first and stops as soon as every requested symbol is found
+    (``symbols=None``: every symbol of the newest non-empty partition of each table); looks at
+    most ``max_partitions`` days back. A symbol with no row in that span is absent.
+
+    :return: columns :data:`LATEST_COLUMNS`, one row per symbol found, sorted by symbol
+    """
+    wanted = None if symbols is None else set(symbols)
+    frames: list[pl.DataFrame] = []
+    for spec in SNAPSHOT_TABLES:
+        table = open_table(table_uri(lake_uri, spec.name), storage_options)
+        if table is None:
+            continue
+        remaining = None if wanted is None else set(wanted)
+        for day in _partition_dates(table, spec)[:max_partitions]:
+            if remaining is not None and not remaining:
+                break
+            cond = pl.col("bucket_date") == day
+            if remaining is not None:
+                cond = cond & pl.col("symbol").is_in(sorted(remaining))
+            newest = (
+                _scan(table)
+                .filter(cond)
+                .select(LATEST_COLUMNS)
+                .filter(pl.col("bucket_ts") == pl.col("bucket_ts").max().over("symbol"))
+                .collect()
+            )
+            if newest.height:
+                frames.append(newest)
+                if remaining is None:
+                    break
+                remaining -= set(newest["symbol"].to_list())
+    if not frames:
+        return empty_frame(FUTURES, LATEST_COLUMNS)
+    return pl.concat(frames).sort("symbol")
+
+
+def newest_bucket_ts(
+    lake_uri: str,
+    symbols: Iterable[str] | None = None,
+    storage_options: StorageOptions | None = None,
+) -> datetime | None:
+    """The newest ``bucket_ts`` written for any of ``symbols`` (all when None), or None."""
+    latest = latest_per_symbol(lake_uri, symbols, storage_options)
+    if latest.is_empty():
+        return None
+    value: Any = latest["bucket_ts"].max()
+    return value if isinstance(value, datetime) else None

@@ -1,0 +1,1 @@
+"""Airflow operators: thin shells over the pure layers (see docs/architecture.md)."""

@@ -41,15 +41,17 @@ class ReportFiles:
 def report_directory(
     lake_uri: str, week_end: str, local_dir: str | None = None
 ) -> tuple[Path, bool]:
-    """``(directory, local_fallback)`` for one week's report."""
+    """``(directory, local_fallback)`` for one week's report.
+
+    ``local_dir`` is used only for an object-store lake; a local lake keeps its reports beside
+    its tables.
+    """
     from ib_futures.lake.storage import is_object_store
 
     if is_object_store(lake_uri):
         base = Path(local_dir or os.environ.get(REPORT_DIR_ENV) or "reports")
         return base.joinpath(*REPORT_SUBDIR[1:], week_end).resolve(), True
     lake = lake_uri.removeprefix("file://")
-    if local_dir:
-        return Path(local_dir).joinpath(*REPORT_SUBDIR[1:], week_end).resolve(), False
     return Path(lake).joinpath(*REPORT_SUBDIR, week_end).resolve(), False
 
 

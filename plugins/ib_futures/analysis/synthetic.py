@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -178,16 +178,52 @@ RECORD_COLUMNS = (
 )
 
 
-def write_synthetic_lake(
-    lake_uri: str, frame: pl.DataFrame, mode: Literal["append", "overwrite"] = "append"
-) -> None:
-    """Write rows to ``futures_snapshots`` / ``spot_snapshots`` (date-partitioned) for demos."""
+def write_synthetic_lake(lake_uri: str, frame: pl.DataFrame) -> None:
+    """Append rows to ``futures_snapshots`` / ``spot_snapshots`` (created from the lake's table
+    specs, with their constraints) for demos, tests and the benchmark. Not idempotent: it is a
+    fixture, not the collector's merge writer."""
     import polars as pl
+    from deltalake import write_deltalake
 
-    for asset_class, table in (("FUT", "futures_snapshots"), ("ETF", "spot_snapshots")):
+    from ib_futures.lake.schemas import TABLE_BY_ASSET_CLASS
+    from ib_futures.lake.storage import table_uri
+    from ib_futures.lake.tables import ensure_table
+
+    for asset_class, spec in TABLE_BY_ASSET_CLASS.items():
         part = frame.filter(pl.col("asset_class") == asset_class)
-        part.write_delta(
-            f"{lake_uri.rstrip('/')}/{table}",
-            mode=mode,
-            delta_write_options={"partition_by": ["bucket_date"]},
+        if part.is_empty():
+            continue
+        table = ensure_table(table_uri(lake_uri, spec.name), spec)
+        write_deltalake(
+            table, part.select(spec.column_names).cast(spec.polars_schema()), mode="append"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ib_futures.analysis.synthetic LAKE --start ISO --end ISO [--lead K]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Fill a lake with synthetic snapshot rows.")
+    parser.add_argument("lake", help="lake root (local path)")
+    parser.add_argument("--start", required=True, help="ISO-8601 with offset, inclusive")
+    parser.add_argument("--end", required=True, help="ISO-8601 with offset, exclusive")
+    parser.add_argument("--lead", type=int, default=1, help="planted futures lead in slots")
+    parser.add_argument("--corr", type=float, default=0.8, help="planted correlation at the lead")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--drop", type=float, default=0.01, help="share of rows dropped (gaps)")
+    args = parser.parse_args(argv)
+    frame = synthetic_snapshots(
+        datetime.fromisoformat(args.start),
+        datetime.fromisoformat(args.end),
+        lead_slots=args.lead,
+        corr=args.corr,
+        seed=args.seed,
+        drop_fraction=args.drop,
+    )
+    write_synthetic_lake(args.lake, frame)
+    print(f"wrote {frame.height} rows to {args.lake}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

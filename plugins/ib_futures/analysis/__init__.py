@@ -4,14 +4,14 @@ Pure layer: polars, numpy, scipy and matplotlib, no Airflow. Importing this pack
 the heavy libraries are imported by the submodules that need them.
 
 * :mod:`.config`       the analysis settings (:class:`AnalysisConfig`) and the pairs
-* :mod:`.calendar`     expected slots: ETF regular hours (XNYS), futures Globex hours (CME)
+* :mod:`.slots`        expected slots: ETF regular hours (XNYS), futures Globex hours (CME)
 * :mod:`.returns`      5-minute log returns aligned by slot, never across a gap or a roll
 * :mod:`.stats`        numpy/scipy primitives: Fisher-z intervals, OLS, binomial tests
 * :mod:`.correlation`  Pearson/Spearman with intervals, rolling and per-day correlation
 * :mod:`.leadlag`      cross-correlation at lags -12..+12 slots and its peak
 * :mod:`.predictive`   walk-forward out-of-sample predictive value
 * :mod:`.basis`        the futures/ETF basis
-* :mod:`.coverage`     expected versus present slots, gaps
+* :mod:`.data_coverage`   expected versus present slots, gaps
 * :mod:`.pipeline`     one pair, one window: all of the above into one flat result row
 * :mod:`.results`      the ``futures_analysis`` Delta table (idempotent per week and pair)
 * :mod:`.report`       charts (PNG) and the self-contained HTML report

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ib_futures.analysis.calendar import SLOT
+from ib_futures.analysis.slots import SLOT
 from ib_futures.analysis.stats import FloatArray, pearson_r
 
 if TYPE_CHECKING:

@@ -1,11 +1,13 @@
 """Daily samples for the overnight model: futures change before the open -> ETF open-to-close.
 
-For each NYSE trading day ``d`` (regular session ``open_d .. close_d``):
+For each NYSE trading day ``d`` with first regular-hours slot ``open_d`` (09:30) and last
+regular-hours slot ``last_d`` (15:55, or 12:55 on early-close days; the collector collects
+``open <= slot < close``, so no 16:00 snapshot exists):
 
-* ``overnight`` = ``ln F(open_d) - ln F(close_{d-1})``: the futures' log change from the
-  previous session's ETF close slot (16:00, or the early close) to this session's open slot
-  (09:30). Known at the open, so it may be used to predict the session.
-* ``open_close`` = ``ln E(close_d) - ln E(open_d)``: the ETF's log return over the session.
+* ``overnight`` = ``ln F(open_d) - ln F(last_{d-1})``: the futures' log change from the
+  previous session's last ETF slot to this session's first. Known at the open, so it may be
+  used to predict the session.
+* ``open_close`` = ``ln E(last_d) - ln E(open_d)``: the ETF's log return over the session.
 
 A day counts only when all four prices exist and both futures prices come from the same
 contract (no roll inside the overnight change).
@@ -16,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ib_futures.analysis.calendar import etf_sessions
+from ib_futures.analysis.slots import SLOT, etf_sessions
 
 if TYPE_CHECKING:
     import polars as pl
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 def overnight_samples(
     prices: pl.DataFrame, futures_symbol: str, etf_symbol: str, start: datetime, end: datetime
 ) -> pl.DataFrame:
-    """``session_date, overnight, open_close`` for sessions whose close lies in ``[start, end)``.
+    """``session_date, overnight, open_close`` for the sessions inside ``[start, end)``.
 
     :param prices: output of :func:`ib_futures.analysis.returns.normalise_prices`.
     """
@@ -33,9 +35,9 @@ def overnight_samples(
 
     sessions = etf_sessions(start - timedelta(days=10), end)
     rows = [
-        (day, opened, closed, sessions[i - 1][2])
-        for i, (day, opened, closed) in enumerate(sessions)
-        if i > 0 and opened >= start and closed < end
+        (s.trade_date, s.open, s.close - SLOT, sessions[i - 1].close - SLOT)
+        for i, s in enumerate(sessions)
+        if i > 0 and s.open >= start and s.close <= end
     ]
     ts = pl.Datetime("us", "UTC")
     frame = pl.DataFrame(

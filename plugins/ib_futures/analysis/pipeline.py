@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ib_futures.analysis.basis import basis_stats
-from ib_futures.analysis.calendar import exchange_date
 from ib_futures.analysis.config import ANALYSIS_VERSION, AnalysisConfig, pair_name
 from ib_futures.analysis.correlation import (
     correlation_summary,
     daily_correlation,
     rolling_correlation,
 )
-from ib_futures.analysis.coverage import leg_coverage
+from ib_futures.analysis.data_coverage import leg_coverage
 from ib_futures.analysis.leadlag import lead_lag
 from ib_futures.analysis.overnight import overnight_samples
 from ib_futures.analysis.predictive import PredictiveResult, evaluate
 from ib_futures.analysis.returns import align_pair, normalise_prices
+from ib_futures.analysis.slots import etf_sessions, exchange_date
 from ib_futures.analysis.stats import as_float
 from ib_futures.analysis.summary import summarise
 
@@ -40,8 +40,13 @@ INSUFFICIENT = "insufficient_data"
 MAX_SERIES_POINTS = 2000
 
 
-def week_end_of(window_end: datetime) -> str:
-    """The New York date of the window's last instant: the key of a weekly result."""
+def week_end_of(window_start: datetime, window_end: datetime) -> str:
+    """The key of a weekly result: the trade date of the last NYSE session that opens inside
+    the window (the Friday for a Saturday-morning run), else the New York date of the window's
+    last instant."""
+    sessions = [s for s in etf_sessions(window_start, window_end) if s.open >= window_start]
+    if sessions:
+        return sessions[-1].trade_date.isoformat()
     return exchange_date(window_end - timedelta(microseconds=1)).isoformat()
 
 
@@ -163,7 +168,7 @@ def analyse_pair(
     n_pairs = int(fut.size)
 
     row: dict[str, Any] = {
-        "week_end": week_end_of(window_end),
+        "week_end": week_end_of(window_start, window_end),
         "pair": pair_name(futures_symbol, etf_symbol),
         "futures_symbol": futures_symbol,
         "etf_symbol": etf_symbol,

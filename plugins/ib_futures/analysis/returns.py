@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ib_futures.analysis.calendar import SLOT, etf_expected_slots, futures_expected_slots
+from ib_futures.analysis.slots import SLOT, etf_expected_slots, futures_expected_slots
 
 if TYPE_CHECKING:
     import polars as pl

@@ -1,22 +1,21 @@
-"""Expected slots: ETF regular hours (NYSE calendar) and futures Globex hours (CME calendar).
+"""Expected slots: ETF regular hours and futures Globex hours, from ``ib_futures.core.session``.
 
-A slot is the UTC time a collection run stands for (its data interval end), on the 5-minute
-grid. Conventions (docs/analysis.md):
+A slot is the UTC instant a collection run stands for (its data interval end), on the 5-minute
+grid. The analysis expects exactly the slots the collector collects (``core.session``: a market
+is collected at slot ``s`` when ``open <= s < close``), with one deliberate difference: ETFs are
+studied in **regular hours only** (09:30 up to, not including, 16:00 New York time; 13:00 on
+early-close days) even when ``collection.etf_hours`` is ``extended``. So:
 
-* ETF regular-hours slots of a trading day run from the open to the close *inclusive*
-  (09:30, 09:35, ..., 16:00 New York time; 13:00 on early-close days): 79 slots, 78 returns.
-  The 09:30 slot is the session's opening price and the 16:00 slot its close.
-* Futures slots follow CME Globex equity hours, Sunday 18:00 to Friday 17:00 New York time with
-  the daily 17:00-18:00 maintenance halt and the exchange's holiday schedule: every slot ``t``
-  with ``open <= t < close`` of a Globex session.
-
-The calendars come from pandas_market_calendars ("XNYS" and "CME_Equity"), imported lazily.
+* ETF slots of a session: 09:30, 09:35, ..., 15:55 (78 slots, 77 returns); the 09:30 slot is the
+  session's opening price and the last slot (15:55, or 12:55) its closing reference;
+* futures slots: CME Globex, Sunday 18:00 to Friday 17:00 New York time without the 17:00-18:00
+  maintenance halt, holidays and early closes, and without the configured IB reset windows and
+  extra closures (all as ``core.session`` decides).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ib_futures.analysis.config import EXCHANGE_TZ, SLOT_MINUTES
@@ -24,86 +23,73 @@ from ib_futures.analysis.config import EXCHANGE_TZ, SLOT_MINUTES
 if TYPE_CHECKING:
     import polars as pl
 
+    from ib_futures.core.config import FuturesConfig
+    from ib_futures.core.session import MarketSession
+    from ib_futures.core.snapshot import AssetClass
+
 SLOT = timedelta(minutes=SLOT_MINUTES)
 
 
-@lru_cache(maxsize=64)
-def _sessions(
-    calendar: str, first: date, last: date
-) -> tuple[tuple[date, datetime, datetime], ...]:
-    import pandas_market_calendars as mcal
+def _regular_hours(cfg: FuturesConfig | None) -> FuturesConfig:
+    """``cfg`` (default: the built-in configuration) with ETFs in regular hours."""
+    from ib_futures.core.config import FuturesConfig
 
-    schedule = mcal.get_calendar(calendar).schedule(first.isoformat(), last.isoformat())
-    return tuple(
-        (
-            idx.date(),
-            row.market_open.to_pydatetime(),
-            row.market_close.to_pydatetime(),
-        )
-        for idx, row in schedule.iterrows()
-    )
+    cfg = cfg or FuturesConfig()
+    if cfg.collection.etf_hours == "regular":
+        return cfg
+    collection = cfg.collection.model_copy(update={"etf_hours": "regular"})
+    return cfg.model_copy(update={"collection": collection})
 
 
-def etf_sessions(start: datetime, end: datetime) -> list[tuple[date, datetime, datetime]]:
-    """NYSE regular sessions ``(trading date, open UTC, close UTC)`` that touch ``[start, end)``."""
-    first = (start - timedelta(days=1)).date()
-    last = (end + timedelta(days=1)).date()
-    return [s for s in _sessions("XNYS", first, last) if s[2] >= start and s[1] < end]
+def etf_sessions(
+    start: datetime, end: datetime, cfg: FuturesConfig | None = None
+) -> list[MarketSession]:
+    """NYSE sessions overlapping ``[start, end)``, in order (``open``/``close``: regular hours)."""
+    from ib_futures.core.session import sessions_between
+
+    return [s for s in sessions_between(start, end, "ETF", cfg) if s.close > start and s.open < end]
 
 
-def futures_sessions(start: datetime, end: datetime) -> list[tuple[date, datetime, datetime]]:
-    """CME Globex equity sessions ``(trade date, open UTC, close UTC)`` touching ``[start, end)``."""
-    first = (start - timedelta(days=1)).date()
-    last = (end + timedelta(days=2)).date()
-    return [s for s in _sessions("CME_Equity", first, last) if s[2] > start and s[1] < end]
-
-
-def _slot_frame(
-    sessions: list[tuple[date, datetime, datetime]],
-    start: datetime,
-    end: datetime,
-    *,
-    include_close: bool,
+def _frame(
+    start: datetime, end: datetime, market: AssetClass, cfg: FuturesConfig | None
 ) -> pl.DataFrame:
     import polars as pl
 
-    frames = [
-        pl.DataFrame(
-            {
-                "bucket_ts": pl.datetime_range(
-                    opened,
-                    closed,
-                    SLOT,
-                    closed="both" if include_close else "left",
-                    time_unit="us",
-                    time_zone="UTC",
-                    eager=True,
-                ),
-            }
-        ).with_columns(session_date=pl.lit(day))
-        for day, opened, closed in sessions
-    ]
-    schema = pl.Schema([("bucket_ts", pl.Datetime("us", "UTC")), ("session_date", pl.Date())])
-    if not frames:
-        return pl.DataFrame(schema=schema)
-    out = pl.concat(frames).cast(schema)
-    return out.filter((pl.col("bucket_ts") >= start) & (pl.col("bucket_ts") < end)).unique(
-        "bucket_ts", keep="first", maintain_order=True
+    from ib_futures.core.session import expected_slots, sessions_between
+
+    cfg = _regular_hours(cfg)
+    ts = pl.Datetime("us", "UTC")
+    slots = pl.DataFrame(
+        {"bucket_ts": expected_slots(start, end, market, cfg)}, schema={"bucket_ts": ts}
+    )
+    sessions = pl.DataFrame(
+        [(s.open, s.trade_date) for s in sessions_between(start, end, market, cfg)],
+        schema={"open": ts, "session_date": pl.Date},
+        orient="row",
+    ).sort("open")
+    return (
+        slots.sort("bucket_ts")
+        .join_asof(sessions, left_on="bucket_ts", right_on="open", strategy="backward")
+        .select("bucket_ts", "session_date")
     )
 
 
-def etf_expected_slots(start: datetime, end: datetime) -> pl.DataFrame:
-    """ETF regular-hours slots in ``[start, end)``: columns ``bucket_ts``, ``session_date``."""
-    return _slot_frame(etf_sessions(start, end), start, end, include_close=True)
+def etf_expected_slots(
+    start: datetime, end: datetime, cfg: FuturesConfig | None = None
+) -> pl.DataFrame:
+    """ETF regular-hours slots in ``[start, end)``: ``bucket_ts``, ``session_date``."""
+    return _frame(start, end, "ETF", cfg)
 
 
-def futures_expected_slots(start: datetime, end: datetime) -> pl.DataFrame:
-    """Globex slots in ``[start, end)``: columns ``bucket_ts``, ``session_date`` (CME trade date)."""
-    return _slot_frame(futures_sessions(start, end), start, end, include_close=False)
+def futures_expected_slots(
+    start: datetime, end: datetime, cfg: FuturesConfig | None = None
+) -> pl.DataFrame:
+    """Globex slots in ``[start, end)``: ``bucket_ts``, ``session_date`` (CME trade date)."""
+    return _frame(start, end, "FUT", cfg)
 
 
 def exchange_date(ts: datetime) -> date:
-    """The New York calendar date of a UTC instant."""
+    """The New York calendar date of an aware instant."""
     from zoneinfo import ZoneInfo
 
     return ts.astimezone(ZoneInfo(EXCHANGE_TZ)).date()

@@ -143,7 +143,9 @@ class AnalysisResultsOperator(BaseOperator):
         from ib_futures.analysis.results import RESULTS_TABLE, write_results
         from ib_futures.lake.storage import table_uri
 
-        rows = [dict(r) for r in (self.rows or [])]
+        # a slice fetches a mapped task's whole output in one request (iterating probes past
+        # the end, which the task SDK logs as an error)
+        rows = [dict(r) for r in (self.rows or [])[:]]
         if not rows:
             raise ValueError("no analysis rows reached the results task")
         lake_uri = _resolve_lake(self.lake_uri)

@@ -1,0 +1,91 @@
+"""Command line: ``python -m ib_futures.simulator --host 127.0.0.1 --port 4002``.
+
+Options: ``--start ISO-8601`` (simulated clock start, default now; the clock then runs in real
+time), ``--seed N`` (price model), ``--scenario FILE`` (JSON/YAML faults and events, see
+``scenario.py``), ``--frozen`` (stop the clock at the start), ``--no-pacing``,
+``--not-permissioned SYMBOL`` (repeatable), ``--log-level``. Prints
+``IB Gateway simulator listening on HOST:PORT ...`` once it accepts connections and runs until
+SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from .pacing import PacingLimits
+from .protocol import SERVER_VERSION
+from .scenario import Scenario, load_scenario
+from .server import GatewaySimulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ib_futures.simulator",
+        description="IB Gateway simulator speaking the TWS API (server version 178).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=4002, help="TCP port; 0 picks a free one")
+    parser.add_argument("--start", help="simulated start time, ISO-8601 (default: now)")
+    parser.add_argument("--seed", type=int, help="price model seed (default 0)")
+    parser.add_argument("--scenario", help="JSON or YAML scenario file (faults, events)")
+    parser.add_argument("--frozen", action="store_true", help="freeze the simulated clock")
+    parser.add_argument("--no-pacing", action="store_true", help="do not enforce IB pacing")
+    parser.add_argument(
+        "--not-permissioned", action="append", default=[], metavar="SYMBOL",
+        help="symbol without a live subscription (354); repeatable",
+    )
+    parser.add_argument("--log-level", default="WARNING")
+    return parser
+
+
+def make_simulator(args: argparse.Namespace) -> GatewaySimulator:
+    scenario = load_scenario(args.scenario) if args.scenario else Scenario()
+    seed = args.seed if args.seed is not None else (scenario.seed or 0)
+    start = args.start or scenario.start
+    frozen = args.frozen or bool(scenario.frozen)
+    pacing = PacingLimits.disabled() if args.no_pacing else scenario.pacing
+    if args.no_pacing:
+        scenario.pacing = None
+    return GatewaySimulator(
+        args.host, args.port, start, seed, frozen=frozen,
+        not_permissioned=args.not_permissioned, pacing=pacing,
+        price_config=scenario.price_config(seed), scenario=scenario,
+    )
+
+
+async def serve(sim: GatewaySimulator) -> None:
+    await sim.start()
+    print(
+        f"IB Gateway simulator listening on {sim.host}:{sim.port} "
+        f"(server version {SERVER_VERSION}, simulated time {sim.clock.now().isoformat()})",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await sim.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        sim = make_simulator(args)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(sim))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

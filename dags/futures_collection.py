@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import (
     DAG,
     AsyncCallback,
@@ -19,7 +19,6 @@ from airflow.sdk import (
     Param,
     TriggerRule,
 )
-from airflow.providers.standard.operators.empty import EmptyOperator
 
 from ib_futures.core.config import load_config
 from ib_futures.operators.collect import IBFuturesOperator
@@ -31,7 +30,7 @@ ALERTS = CONFIG.alerts
 NOTIFY = {
     "notifier": ALERTS.notifier.kind,
     "conn_id": ALERTS.notifier.conn_id,
-    "to": ALERTS.notifier.to,
+    "to": ",".join(ALERTS.notifier.to) or None,
     "channel": ALERTS.notifier.channel,
 }
 
@@ -112,6 +111,8 @@ with DAG(
     write = DeltaWriteOperator(
         task_id="write",
         snapshots=collect.output,
+        lake_uri=CONFIG.lake_uri(),
+        on_invalid=CONFIG.storage.on_invalid,
         dry_run="{{ params.dry_run }}",
         trigger_rule=TriggerRule.NONE_SKIPPED,
     )

@@ -27,15 +27,20 @@ from typing import Any
 log = logging.getLogger("ib_futures.alerts")
 
 
-def _notifier(kind: str, conn_id: str | None, to: str | None, channel: str | None,
-              subject: str, body: str) -> Any:
+def _notifier(
+    kind: str, conn_id: str | None, to: str | None, channel: str | None, subject: str, body: str
+) -> Any:
     if kind == "smtp":
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
         if not to:
             raise ValueError("alerts.notifier.to: an e-mail address is required for smtp")
-        return SmtpNotifier(to=to, smtp_conn_id=conn_id or "smtp_default", subject=subject,
-                            html_content=f"<pre>{body}</pre>")
+        return SmtpNotifier(
+            to=to,
+            smtp_conn_id=conn_id or "smtp_default",
+            subject=subject,
+            html_content=f"<pre>{body}</pre>",
+        )
     if kind == "slack":
         try:
             from airflow.providers.slack.notifications.slack import SlackNotifier
@@ -43,8 +48,11 @@ def _notifier(kind: str, conn_id: str | None, to: str | None, channel: str | Non
             raise ValueError(
                 "alerts.notifier.kind 'slack' needs apache-airflow-providers-slack installed"
             ) from exc
-        return SlackNotifier(slack_conn_id=conn_id or "slack_api_default",
-                             channel=channel or "#alerts", text=f"{subject}\n{body}")
+        return SlackNotifier(
+            slack_conn_id=conn_id or "slack_api_default",
+            channel=channel or "#alerts",
+            text=f"{subject}\n{body}",
+        )
     raise ValueError(f"alerts.notifier.kind: expected none, smtp or slack, got {kind!r}")
 
 
@@ -103,6 +111,12 @@ async def missed_collection_alert(
     }
     subject = f"futures collection missed its deadline: {details['dag_id']} {details['run_id']}"
     return await asyncio.to_thread(
-        send_alert, subject, details, notifier=notifier, conn_id=conn_id, to=to,
-        channel=channel, journal=journal,
+        send_alert,
+        subject,
+        details,
+        notifier=notifier,
+        conn_id=conn_id,
+        to=to,
+        channel=channel,
+        journal=journal,
     )

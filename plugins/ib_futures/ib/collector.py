@@ -70,7 +70,7 @@ async def run_cycle(
     history_fallback: bool = True,
 ) -> CycleResult:
     """Collect ``instruments`` for ``slot`` (UTC) in ``session``; see the module docstring."""
-    from ib_futures.core import metrics
+    import ib_futures.core.metrics as metrics
 
     stats = CycleStats()
     resolved, unresolved = await resolve_all(session, list(instruments), trade_date, roll)
@@ -104,7 +104,7 @@ async def run_cycle(
     for snap in collection.snapshots:
         points = stored.get(snap.symbol, [])
         source = "lake"
-        if snap.symbol in fetched and fetched[snap.symbol]:
+        if fetched.get(snap.symbol):
             merged = dict(fetched[snap.symbol])
             merged.update(dict(points))  # stored snapshots win over bars for the same slot
             points = sorted(merged.items())

@@ -101,7 +101,9 @@ class IBFuturesOperator(BaseOperator):
         lake_uri = self.lake_uri or cfg.lake_uri()
         self.log.info(
             "collecting %s for slot %s from connection %s",
-            [i.symbol for i in wanted], slot.isoformat(), self.ib_conn_id,
+            [i.symbol for i in wanted],
+            slot.isoformat(),
+            self.ib_conn_id,
         )
         hook = IBHook(self.ib_conn_id)
         result = hook.run(
@@ -110,7 +112,7 @@ class IBFuturesOperator(BaseOperator):
                 wanted,
                 slot,
                 roll=cfg.roll_rule(),
-                trade_date=market_session.trade_date(slot),
+                trade_date=market_session.trade_date(slot, "FUT", cfg),
                 history_source=_lake_history(lake_uri),
                 history_fallback=cfg.collection.history_fallback,
             )
@@ -119,15 +121,25 @@ class IBFuturesOperator(BaseOperator):
         for rec in records:
             self.log.info(
                 "%s %s bid=%s ask=%s last=%s type=%s changes(1h=%s, 4h=%s, on=%s, d=%s; %s)",
-                rec["symbol"], rec["local_symbol"], rec["bid"], rec["ask"], rec["last"],
-                rec["market_data_type"], rec["change_1h"], rec["change_4h"],
-                rec["change_overnight"], rec["change_daily"], rec["change_source"],
+                rec["symbol"],
+                rec["local_symbol"],
+                rec["bid"],
+                rec["ask"],
+                rec["last"],
+                rec["market_data_type"],
+                rec["change_1h"],
+                rec["change_4h"],
+                rec["change_overnight"],
+                rec["change_daily"],
+                rec["change_source"],
             )
         self.log.info("historical requests this cycle: %d", result.stats.historical_requests)
         failures = result.collection.failures
         if failures:
             for symbol, reason in sorted(failures.items()):
-                self.log.error("not collected: %s", reason if symbol in reason else f"{symbol}: {reason}")
+                self.log.error(
+                    "not collected: %s", reason if symbol in reason else f"{symbol}: {reason}"
+                )
             if not self.allow_partial:
                 context["ti"].xcom_push(key="return_value", value=records)
                 raise IncompleteCollectionError(

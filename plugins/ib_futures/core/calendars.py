@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -70,10 +71,14 @@ def year_sessions(calendar: str, market: AssetClass, year: int) -> tuple[MarketS
     import pandas_market_calendars as mcal
 
     cal = mcal.get_calendar(calendar)
-    if market == "ETF":
-        sched = cal.schedule(f"{year}-01-01", f"{year}-12-31", start="pre", end="post")
-    else:
-        sched = cal.schedule(f"{year}-01-01", f"{year}-12-31")
+    with warnings.catch_warnings():
+        # the library's own pandas deprecations (Series.dt.weekday) are not ours to fix
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        if market == "ETF":
+            sched = cal.schedule(f"{year}-01-01", f"{year}-12-31", start="pre", end="post")
+        else:
+            sched = cal.schedule(f"{year}-01-01", f"{year}-12-31")
     regular_close = cal.close_time  # local (calendar time zone) regular close
     out: list[MarketSession] = []
     for day, row in zip(sched.index, sched.itertuples(index=False), strict=True):

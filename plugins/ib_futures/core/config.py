@@ -299,7 +299,7 @@ class NotifierConfig(_Model):
 
     kind: Literal["none", "smtp", "slack"] = "none"
     conn_id: str | None = None
-    to: list[str] = Field(default_factory=list)
+    to: list[str] = Field(default_factory=list, validate_default=True)
     channel: str | None = None
 
     @field_validator("to")

@@ -4,7 +4,8 @@ Pure functions of the slot, the current price and a price history ``[(slot_utc, 
 (the stored snapshots of the lake, or IB's historical bars stamped with their *end* instant,
 which is what a snapshot at that slot would have seen). Every metric is a fractional change
 ``P_now / P_ref - 1`` (``0.0123`` = +1.23 %), and ``None`` when the reference price is missing
-(never 0). Let ``tol`` = 15 minutes (three slots), ``now`` = the slot.
+(never 0); all four are ``None`` when the snapshot itself has no price. Let ``tol`` = 15
+minutes (three slots) and ``now`` = the slot.
 
 * ``change_1h``: ``P_ref`` = the price at the latest stored slot ``s`` with
   ``now - 1h - tol < s <= now - 1h``.
@@ -170,6 +171,8 @@ def compute_changes(
 ) -> ChangeMetrics:
     """The four change metrics at ``slot`` for a snapshot priced ``price_now``."""
     now = _utc(slot)
+    if price_now is None or not price_now > 0:  # also NaN
+        return ChangeMetrics()
     refs = references(now, asset_class, cfg)
     h = _History(history, now)
     overnight: float | None = None

@@ -57,6 +57,18 @@ def daily_window_start(
     return min(window_start, window_end - timedelta(days=config.daily_lookback_days))
 
 
+#: the daily model's first session needs the previous session's last slot: read this much more
+#: (a weekend plus a holiday is at most four days between sessions)
+PREVIOUS_SESSION_MARGIN = timedelta(days=5)
+
+
+def read_window_start(
+    window_start: datetime, window_end: datetime, config: AnalysisConfig
+) -> datetime:
+    """Where the prices handed to :func:`analyse_pair` should start."""
+    return daily_window_start(window_start, window_end, config) - PREVIOUS_SESSION_MARGIN
+
+
 def _round(value: Any) -> Any:
     if isinstance(value, float):
         return float(f"{value:.8g}") if math.isfinite(value) else None
@@ -139,7 +151,7 @@ def analyse_pair(
     """All figures for one pair over ``[window_start, window_end)``.
 
     :param prices: snapshot rows of both legs (record layout, or already normalised) covering
-        at least ``[daily_window_start(...), window_end)``; extra rows are ignored.
+        at least ``[read_window_start(...), window_end)``; extra rows are ignored.
     :return: one flat, JSON-serialisable results row (see docs/analysis.md for every key).
     """
     import polars as pl
@@ -347,7 +359,7 @@ def run_pair(
         lake_uri,
         futures_symbol,
         etf_symbol,
-        daily_window_start(window_start, window_end, cfg),
+        read_window_start(window_start, window_end, cfg),
         window_end,
         storage_options=storage_options,
     )

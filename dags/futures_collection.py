@@ -20,6 +20,7 @@ from airflow.sdk import (
     TriggerRule,
 )
 
+from ib_futures.airflow_support import deadlines_enabled
 from ib_futures.core.config import load_config
 from ib_futures.operators.collect import IBFuturesOperator
 from ib_futures.operators.delta import DeltaWriteOperator
@@ -89,11 +90,14 @@ with DAG(
         "max_retry_delay": timedelta(seconds=60),
         "execution_timeout": timedelta(minutes=2),
     },
+    # Left off under `airflow dags test` only (see airflow_support.deadlines_enabled).
     deadline=DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=timedelta(minutes=ALERTS.deadline_minutes),
         callback=AsyncCallback("ib_futures.callbacks.missed_collection_alert", kwargs=NOTIFY),
-    ),
+    )
+    if deadlines_enabled()
+    else None,
 ) as dag:
     market_session = MarketSessionBranchOperator(
         task_id="market_session",

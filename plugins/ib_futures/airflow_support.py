@@ -24,3 +24,25 @@ def slot_from_context(context: Mapping[str, Any], interval_minutes: int = 5) -> 
     end = context.get("data_interval_end") if logical is not None else None
     run_after = getattr(dag_run, "run_after", None) if dag_run is not None else None
     return slot_for_run(end, run_after, interval_minutes)
+
+
+def deadlines_enabled(
+    argv: list[str] | None = None, environ: Mapping[str, str] | None = None
+) -> bool:
+    """Whether DAG files should attach their Deadline Alerts.
+
+    Works around apache/airflow#73428 (open in 3.3): ``airflow dags test`` on a DAG with
+    ``deadline=`` runs it to the end and then exits 1 with ``StatementError ... 'dict' object
+    has no attribute 'hex'``. Under ``dags test`` no deadline can fire anyway (the run has no
+    ``queued_at``), so when the DAG file is parsed by ``airflow dags test`` the alert is left
+    off and nothing is lost. ``IB_FUTURES_DEADLINES=off`` turns them off elsewhere too.
+    """
+    import os
+    import sys
+
+    env = os.environ if environ is None else environ
+    if env.get("IB_FUTURES_DEADLINES", "on").strip().lower() in ("off", "0", "false", "no"):
+        return False
+    args = sys.argv if argv is None else argv
+    words = [a for a in args[1:] if not a.startswith("-")]
+    return not (os.path.basename(args[0]).startswith("airflow") and words[:2] == ["dags", "test"])

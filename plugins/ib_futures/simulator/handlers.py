@@ -291,6 +291,7 @@ class RequestHandlers:
             message = render_historical(s.sim.model, contract, plan, request, s.sim.bar_zone, req_id)
         except HistoricalError as exc:
             entry.outcome = f"error {exc.code}"
+            entry.detail = entry.detail or exc.message
             s.error(req_id, exc.code, exc.message)
             return
         if req_id in self.cancelled_historical:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .contracts import FUTURES, ContractRequest, Resolution, SimContract, details_fields
 from .faults import error_message
+from .handlers import RequestHandlers
 from .journal import JournalEntry
 from .protocol import (
     API_SIGN,
@@ -33,7 +34,6 @@ from .protocol import (
     encode_message,
     parse_version_range,
 )
-from .requests import RequestHandlers
 
 if TYPE_CHECKING:
     from .server import GatewaySimulator

@@ -58,6 +58,9 @@ __all__ = [
 ET = ZoneInfo("America/New_York")
 _MARKETS: tuple[AssetClass, ...] = ("FUT", "ETF")
 _HALT = (time(17), time(18))  # CME daily maintenance halt, ET (16:00-17:00 CT)
+# Sessions are loaded by calendar year; a lookup also loads the neighbouring year when the
+# instant lies within this margin of New Year, longer than any market closure.
+_MARGIN = timedelta(days=12)
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,7 +81,7 @@ def _calendar(market: AssetClass, cfg: FuturesConfig) -> str:
 
 
 def _timeline(t: datetime, market: AssetClass, cfg: FuturesConfig) -> Timeline:
-    return timeline(_calendar(market, cfg), market, t.year - 1, t.year + 1)
+    return timeline(_calendar(market, cfg), market, (t - _MARGIN).year, (t + _MARGIN).year)
 
 
 def _extended(market: AssetClass, cfg: FuturesConfig) -> bool:
@@ -132,7 +135,8 @@ def sessions_between(
     """Sessions whose widest bounds overlap ``[start, end)``, in order."""
     cfg = cfg or _default_config()
     start, end = _aware_utc(start, "start"), _aware_utc(end, "end")
-    tl = timeline(_calendar(asset_class, cfg), asset_class, start.year - 1, end.year + 1)
+    first, last = (start - _MARGIN).year, (end + _MARGIN).year
+    tl = timeline(_calendar(asset_class, cfg), asset_class, first, last)
     return [s for s in tl.sessions if s.pre_open < end and s.post_close > start]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ib_async import IB, Future, Stock
+from ib_async import IB, Contract, Future, Stock
 
 from ib_futures.simulator import PacingLimits, SimulatorThread
 from ib_futures.simulator.pacing import HistoricalPacer
@@ -72,7 +72,7 @@ def test_identical_request_through_ib_async_gets_162(ib_client: IB, ib_simulator
     assert entry.outcome == "error 162" and "identical" in entry.detail
 
 
-def _history(ib: IB, contract: Future | Stock, duration: str) -> int:
+def _history(ib: IB, contract: Contract, duration: str) -> int:
     return len(ib.reqHistoricalData(contract, "", duration, "1 hour", "TRADES", False, timeout=5))
 
 

@@ -266,6 +266,9 @@ class PriceModel:
             self._index[root] = Walk(
                 root, cfg.seed, sigma, CME_GLOBEX, cfg.reference_date, cfg.index_reversion
             )
+        self._full_bar = lru_cache(maxsize=100_000)(
+            lambda contract, start, what: self._make_bar(contract, start, None, what)
+        )
         rho = cfg.etf_correlation
         for etf, root in ETF_UNDERLYING.items():
             sigma_f = self._index[root].sigma
@@ -349,8 +352,17 @@ class PriceModel:
         """The bar of the five-minute slot starting at ``start``.
 
         ``until`` cuts the slot short (the still-forming bar at the request's end time); a
-        partial bar has no excursions beyond its open and latest price.
+        partial bar has no excursions beyond its open and latest price. Complete bars are
+        memoised: they are pure, and snapshots re-read a whole session of them for high/low.
         """
+        end = start + timedelta(seconds=SLOT_SECONDS)
+        if until is None or until >= end:
+            return self._full_bar(contract, start.astimezone(UTC), what)
+        return self._make_bar(contract, start, until, what)
+
+    def _make_bar(
+        self, contract: SimContract, start: datetime, until: datetime | None, what: str
+    ) -> Bar:
         end = start + timedelta(seconds=SLOT_SECONDS)
         partial = until is not None and until < end
         close_at = until if partial and until is not None else end

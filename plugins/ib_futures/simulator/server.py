@@ -116,7 +116,7 @@ class GatewaySimulator:
         await self.stop()
 
     async def _listen(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         sock.listen(100)
@@ -130,6 +130,12 @@ class GatewaySimulator:
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._next_session += 1
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            # Answers are several small frames (details then end marker); without NODELAY,
+            # Nagle holds the second until the client's delayed ACK, ~40 ms per request.
+            # asyncio only sets it for sockets created with proto=IPPROTO_TCP.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         session = ClientSession(self, reader, writer, self._next_session)
         self._sessions.add(session)
         await session.run()

@@ -99,3 +99,25 @@ def test_client_id_is_free_again_after_disconnect(ib_simulator: SimulatorThread)
     ib = connect_ib(ib_simulator.port, client_id=4)
     assert ib.isConnected()
     ib.disconnect()
+
+
+def test_client_whose_versions_exclude_178_is_refused(ib_simulator: SimulatorThread) -> None:
+    ib = IB()
+    ib.client.MinClientVersion, ib.client.MaxClientVersion = 100, 150
+    codes: list[int] = []
+    ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
+    # ib_async logs the 503 and, as with 326, only gives up at its connect timeout.
+    with pytest.raises(TimeoutError):
+        ib.connect("127.0.0.1", ib_simulator.port, clientId=1, readonly=True, timeout=1)
+    assert codes == [503]
+    assert ib_simulator.journal.entries("handshake")[-1].outcome == "refused: version"
+    assert not ib_simulator.client_ids
+
+
+def test_subprocess_fixture_serves_ib_async(ib_simulator_process) -> None:  # type: ignore[no-untyped-def]
+    ib = connect_ib(ib_simulator_process.port)
+    try:
+        assert ib.client.serverVersion() == 178
+        assert ib.reqCurrentTime().year == 2026
+    finally:
+        ib.disconnect()

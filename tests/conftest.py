@@ -1,3 +1,16 @@
-"""Shared pytest configuration: registers the IB Gateway simulator fixtures."""
+"""Shared pytest configuration.
+
+* Airflow gets a throw-away home (set before anything imports airflow), so tests never touch
+  ``~/airflow`` and never depend on what a previous run left there.
+* The IB Gateway simulator fixtures (``ib_simulator``, ``simulator_factory``, ...) are registered.
+"""
+
+import os
+import tempfile
+
+if "AIRFLOW_HOME" not in os.environ or os.environ.get("IB_FUTURES_TEST_KEEP_AIRFLOW_HOME") != "1":
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="ibf-airflow-home-")
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 pytest_plugins = ["ib_futures.simulator.testing"]

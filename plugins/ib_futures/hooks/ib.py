@@ -207,13 +207,13 @@ class IBHook(BaseHook):
                 )
 
             gateway_now = self.run(ask)
-        except (GatewayError, OSError, ValueError) as exc:
-            return False, str(exc)
         except TimeoutError:
             return False, (
                 f"IB gateway {self.settings.address} connected but did not answer "
                 f"reqCurrentTime within {self.settings.request_timeout:g}s"
             )
+        except (GatewayError, OSError, ValueError) as exc:
+            return False, str(exc)
         except Exception as exc:
             return False, f"IB gateway test failed: {exc!r}"
         took = time.monotonic() - started

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ib_futures.analysis.slots import SLOT
 from ib_futures.analysis.stats import FloatArray, pearson_r
@@ -32,7 +33,7 @@ class BasisResult:
     ar1: float
     half_life_slots: float
     contracts: tuple[str, ...]
-    ts: tuple[str, ...]  # ISO UTC, for the chart
+    ts: NDArray[np.datetime64]  # naive UTC, for the chart
     bp: FloatArray
 
 
@@ -52,7 +53,8 @@ def basis_stats(futures: pl.DataFrame, etf: pl.DataFrame) -> BasisResult:
     n = both.height
     nan = math.nan
     if n < 2:
-        return BasisResult(n, nan, nan, nan, nan, nan, nan, (), (), np.empty(0))
+        empty_ts = np.empty(0, dtype="datetime64[us]")
+        return BasisResult(n, nan, nan, nan, nan, nan, nan, (), empty_ts, np.empty(0))
     bp = both["bp"].to_numpy().astype(np.float64)
     step = both["bucket_ts"].diff() == SLOT
     same = both["contract"].fill_null("") == both["contract"].shift(1).fill_null("")
@@ -73,6 +75,6 @@ def basis_stats(futures: pl.DataFrame, etf: pl.DataFrame) -> BasisResult:
         ar1=ar1,
         half_life_slots=half_life,
         contracts=contracts,
-        ts=tuple(t.isoformat() for t in both["bucket_ts"].to_list()),
+        ts=both["bucket_ts"].dt.replace_time_zone(None).to_numpy(),
         bp=bp,
     )

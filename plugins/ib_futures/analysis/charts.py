@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -40,18 +41,23 @@ def _load(row: Mapping[str, Any], key: str) -> Any:
     return json.loads(raw) if raw else None
 
 
-def _day_ticks(ax: Axes, stamps: list[str]) -> None:
-    """Sequential x axis (gaps removed) with a tick and a faint line at each new NY date."""
+def _day_ticks(ax: Axes, stamps: list[str], max_labels: int = 10) -> None:
+    """Sequential x axis (gaps removed) labelled at the first point of each New York date;
+    over long windows only every n-th date is labelled and no separators are drawn."""
+    starts: list[tuple[int, date]] = []
     last = None
-    ticks, labels = [], []
     for i, s in enumerate(stamps):
         day = datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(_NY).date()
         if day != last:
-            ticks.append(i)
-            labels.append(day.strftime("%a %m-%d"))
-            ax.axvline(i, color="0.85", linewidth=0.8, zorder=0)
+            starts.append((i, day))
             last = day
-    ax.set_xticks(ticks, labels, fontsize=8)
+    stride = max(1, math.ceil(len(starts) / max_labels))
+    shown = starts[::stride]
+    if stride == 1:
+        for i, _ in starts:
+            ax.axvline(i, color="0.85", linewidth=0.8, zorder=0)
+    fmt = "%a %m-%d" if stride == 1 else "%Y-%m-%d"
+    ax.set_xticks([i for i, _ in shown], [d.strftime(fmt) for _, d in shown], fontsize=8)
 
 
 def rolling_chart(row: Mapping[str, Any]) -> bytes | None:

@@ -8,7 +8,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from ib_futures.analysis.stats import CorrelationEstimate, FloatArray, pearson, spearman
+from ib_futures.analysis.stats import (
+    CorrelationEstimate,
+    FloatArray,
+    pearson,
+    pearson_r,
+    spearman,
+)
 
 
 @dataclass(frozen=True)
@@ -47,9 +53,11 @@ def daily_correlation(
 ) -> list[tuple[int, int, float]]:
     """``(day, n, r)`` for each trading day with at least ``min_n`` paired returns."""
     out: list[tuple[int, int, float]] = []
-    for d in np.unique(day):
-        sel = day == d
-        n = int(sel.sum())
-        if n >= min_n:
-            out.append((int(d), n, pearson(fut[sel], etf[sel]).r))
+    if day.size == 0:
+        return out
+    # the arrays are in time order, so each day is one contiguous run
+    cuts = np.flatnonzero(np.diff(day)) + 1
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, day.size], strict=True):
+        if hi - lo >= min_n:
+            out.append((int(day[lo]), int(hi - lo), pearson_r(fut[lo:hi], etf[lo:hi])))
     return out

@@ -217,9 +217,7 @@ def analyse_pair(
             "basis_ar1": as_float(basis.ar1),
             "basis_half_life_slots": as_float(basis.half_life_slots),
             "basis_contracts": ",".join(basis.contracts) or None,
-            "basis_json": to_json(
-                {"at": [basis.ts[i] for i in keep], "bp": basis.bp[keep].tolist()}
-            ),
+            "basis_json": to_json({"at": _iso(basis.ts[keep]), "bp": basis.bp[keep].tolist()}),
         }
     )
 

@@ -50,28 +50,58 @@ def etf_sessions(
     return [s for s in sessions_between(start, end, "ETF", cfg) if s.close > start and s.open < end]
 
 
+def _needs_rule_check(cfg: FuturesConfig, sessions: list[MarketSession]) -> bool:
+    """True when slots inside a session can still be closed (reset windows, extra closures,
+    intraday breaks): then the per-slot rules of ``core.session`` decide."""
+    return bool(
+        cfg.session.ib_reset_windows
+        or cfg.session.extra_closures
+        or any(s.breaks for s in sessions)
+    )
+
+
 def _frame(
     start: datetime, end: datetime, market: AssetClass, cfg: FuturesConfig | None
 ) -> pl.DataFrame:
+    """Slots ``open <= t < close`` of each session, clipped to ``[start, end)``.
+
+    Built per session with ``pl.datetime_range`` (a year of Globex slots in milliseconds);
+    when the configuration closes slots inside sessions, ``core.session.expected_slots`` (a
+    per-slot loop, ~1 s a year) decides instead. Both give the same slots (tested).
+    """
     import polars as pl
 
     from ib_futures.core.session import expected_slots, sessions_between
 
     cfg = _regular_hours(cfg)
     ts = pl.Datetime("us", "UTC")
-    slots = pl.DataFrame(
-        {"bucket_ts": expected_slots(start, end, market, cfg)}, schema={"bucket_ts": ts}
-    )
-    sessions = pl.DataFrame(
-        [(s.open, s.trade_date) for s in sessions_between(start, end, market, cfg)],
-        schema={"open": ts, "session_date": pl.Date},
+    schema = pl.Schema([("bucket_ts", ts), ("session_date", pl.Date())])
+    sessions = sessions_between(start, end, market, cfg)
+    if not sessions:
+        return pl.DataFrame(schema=schema)
+    bounds = pl.DataFrame(
+        [(s.open, s.close - SLOT, s.trade_date) for s in sessions],
+        schema={"first": ts, "last": ts, "session_date": pl.Date},
         orient="row",
-    ).sort("open")
-    return (
-        slots.sort("bucket_ts")
-        .join_asof(sessions, left_on="bucket_ts", right_on="open", strategy="backward")
-        .select("bucket_ts", "session_date")
+        # open/close are on the 5-minute grid (calendar times are whole quarter hours)
     )
+    slots = (
+        bounds.select(
+            pl.datetime_ranges("first", "last", interval=SLOT, closed="both").alias("bucket_ts"),
+            "session_date",
+        )
+        .explode("bucket_ts")
+        .filter((pl.col("bucket_ts") >= start) & (pl.col("bucket_ts") < end))
+        .unique("bucket_ts", keep="first")
+        .sort("bucket_ts")
+        .cast(schema)  # type: ignore[arg-type]
+    )
+    if _needs_rule_check(cfg, sessions):
+        allowed = pl.DataFrame(
+            {"bucket_ts": expected_slots(start, end, market, cfg)}, schema={"bucket_ts": ts}
+        )
+        slots = slots.join(allowed, on="bucket_ts", how="semi")
+    return slots
 
 
 def etf_expected_slots(

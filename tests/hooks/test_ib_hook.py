@@ -59,7 +59,7 @@ def test_extras_are_parsed_and_arguments_override_them(monkeypatch):
 def test_bad_extras_name_the_key_and_value(monkeypatch, extra, message):
     set_conn(monkeypatch, 4002, **extra)
     with pytest.raises(SettingsError, match=f"ib_default.*{message}"):
-        IBHook().settings
+        _ = IBHook().settings
 
 
 def test_test_connection_succeeds_against_the_simulator(monkeypatch, ib_simulator):

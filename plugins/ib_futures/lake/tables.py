@@ -64,6 +64,11 @@ def create_table(
     return table
 
 
+def _type_name(t: object) -> str:
+    inner = getattr(t, "type", None)
+    return inner if isinstance(inner, str) else str(t)
+
+
 def _evolve(table: DeltaTable, spec: TableSpec) -> bool:
     """Add declared columns/constraints the table lacks. True when a commit was made."""
     existing = {f.name: f for f in table.schema().fields}
@@ -79,7 +84,8 @@ def _evolve(table: DeltaTable, spec: TableSpec) -> bool:
             missing.append(f)
         elif have.type != f.type:
             raise SchemaConflictError(
-                f"{spec.name}: column {f.name!r} is {have.type} in the table, {f.type} in the spec"
+                f"{spec.name}: column {f.name!r} is {_type_name(have.type)} in the table, "
+                f"{_type_name(f.type)} in the spec"
             )
     changed = False
     if missing:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from .contracts import SimContract
-from .prices import SLOT_SECONDS, PriceModel, _hash_int, round_tick, slot_start
+from .prices import SLOT_SECONDS, PriceModel, _hash_int, round_tick
 from .schedules import CME_GLOBEX, US_EXTENDED, US_RTH, Schedule, Session
 
 TickKind = Literal["price", "size", "string"]
@@ -166,13 +166,3 @@ def reported_type(contract: SimContract, moment: datetime, data_type: int) -> in
         return 3
     return data_type
 
-
-__all__ = [
-    "DELAYED_TICK",
-    "Tick",
-    "compute_ticks",
-    "market_open",
-    "reported_type",
-    "slot_start",
-    "ticks_for",
-]

@@ -27,6 +27,7 @@ import hashlib
 import math
 import random
 import struct
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -178,6 +179,7 @@ class Walk:
         self.schedule = schedule
         self.reference = reference
         self._day_start: dict[date, float] = {reference: 0.0}
+        self._lock = threading.Lock()
         self.day = lru_cache(maxsize=512)(self._day)
 
     def _shock(self, day: date) -> float:
@@ -193,6 +195,13 @@ class Walk:
         reference) the same AR(1) runs in reverse time, ``C(d) = (1 - k) C(d+1) - shock(d)``,
         because inverting a mean-reverting recursion would explode. Closed days do not move.
         """
+        known = self._day_start
+        if day in known:
+            return known[day]
+        with self._lock:  # tests may price from their own thread while the server runs
+            return self._extend_to(day)
+
+    def _extend_to(self, day: date) -> float:
         known = self._day_start
         if day in known:
             return known[day]

@@ -202,3 +202,9 @@ def test_expired_contract_history_ends_at_its_last_trade(ib_client: IB) -> None:
     assert isinstance(last, datetime)
     assert last.astimezone(ET) == datetime(2026, 9, 18, 9, 0, tzinfo=ET)  # 08:30 CT = 09:30 ET
     assert last.astimezone(UTC) < datetime(2026, 9, 18, 13, 30, tzinfo=UTC) + timedelta(hours=1)
+
+
+def test_head_timestamp(ib_client: IB) -> None:
+    head = ib_client.reqHeadTimeStamp(es(ib_client), "TRADES", useRTH=False, formatDate=1)
+    assert isinstance(head, datetime) and head.date() == date(2025, 9, 18)
+    assert ib_client.reqHeadTimeStamp(spy(ib_client), "TRADES", True, 1) == datetime(1993, 1, 29, 14, 30)

@@ -50,7 +50,7 @@ def _predictive(prefix: str, what: str) -> tuple[Column, ...]:
 
 
 RESULT_COLUMNS: tuple[Column, ...] = (
-    _c("week_end", "date", "New York date of the window's last instant; key", False),
+    _c("week_end", "date", "trade date of the last NYSE session in the window; key", False),
     _c("pair", "string", "e.g. ES/SPY; key", False),
     _c("futures_symbol", "string", "futures root symbol", False),
     _c("etf_symbol", "string", "ETF symbol", False),

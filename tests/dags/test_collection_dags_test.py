@@ -1,0 +1,96 @@
+"""futures_collection end to end with `airflow dags test` against the simulator (a subprocess
+started from its CLI), real Delta tables on disk: trading slot, re-run, dry run, and the
+maintenance, weekend and holiday slots that must skip. Every run must exit 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ib_futures.simulator.runner import SimulatorProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+TRADING = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 ET
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow-home")
+    lake = home / "lake"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "IB_FUTURES_LAKE_URI": str(lake),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True,
+                   capture_output=True, timeout=180)
+    with SimulatorProcess(start=(TRADING - timedelta(minutes=1)).isoformat(), seed=3) as sim:
+        env["AIRFLOW_CONN_IB_DEFAULT"] = json.dumps(
+            {"conn_type": "ibkr", "host": "127.0.0.1", "port": sim.port,
+             "extra": {"connect_timeout": 5, "snapshot_timeout": 5}})
+        yield env, str(lake)
+
+
+def dags_test(env, slot: datetime, conf: dict | None = None) -> str:
+    cmd = [str(BIN / "airflow"), "dags", "test", "futures_collection", slot.isoformat()]
+    if conf:
+        cmd += ["--conf", json.dumps(conf)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=ROOT)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+def rows(lake: str) -> dict[str, list[tuple[str, str]]]:
+    import polars as pl
+
+    out = {}
+    for table in ("futures_snapshots", "spot_snapshots"):
+        path = Path(lake) / table
+        if not path.exists():
+            out[table] = []
+            continue
+        frame = pl.read_delta(str(path)).select("symbol", "bucket_ts").sort("symbol", "bucket_ts")
+        out[table] = [(s, t.isoformat()) for s, t in frame.iter_rows()]
+    return out
+
+
+def test_trading_slot_then_rerun_then_skips(stack):
+    env, lake = stack
+    out = dags_test(env, TRADING)
+    assert "collect: CME Globex open; NYSE open" in out
+    stored = rows(lake)
+    slot = TRADING.isoformat()
+    assert stored["futures_snapshots"] == [(s, slot) for s in ("ES", "NQ", "RTY")]
+    assert stored["spot_snapshots"] == [(s, slot) for s in ("IWM", "QQQ", "SPY")]
+
+    out = dags_test(env, TRADING)  # the same slot again: the merge inserts nothing
+    assert "futures_snapshots: 3 in batch, 0 inserted, 3 already present" in out
+    assert rows(lake) == stored
+
+    out = dags_test(env, TRADING + timedelta(minutes=5), {"dry_run": True,
+                                                          "instruments": ["ES", "SPY"]})
+    assert "dry_run=True" in out
+    assert rows(lake) == stored
+
+    for slot, reason in [
+        (datetime(2026, 11, 24, 22, 0, tzinfo=UTC), "maintenance"),  # Tue 17:00 ET halt
+        (datetime(2026, 11, 28, 15, 0, tzinfo=UTC), "weekend"),  # Saturday
+        (datetime(2026, 12, 25, 15, 0, tzinfo=UTC), "Christmas"),  # CME and NYSE closed
+    ]:
+        out = dags_test(env, slot)
+        assert "skip:" in out, reason
+        assert "Marking run" in out and "successful" in out, reason
+        assert rows(lake) == stored, reason

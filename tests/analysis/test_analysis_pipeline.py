@@ -257,3 +257,20 @@ def test_window_is_half_open_and_only_window_rows_count() -> None:
     assert row["window_end"] == "2026-11-21T11:00:00+00:00"
     assert row["week_end"] == "2026-11-20"
     assert row["etf_present"] == row["etf_expected"] == 5 * 78
+
+
+def test_delayed_quotes_are_left_out_and_counted() -> None:
+    # a delayed ETF feed lags the live futures by minutes: used as is, it would show as a lead
+    frame = synthetic_snapshots(WINDOW_END - WEEK, WINDOW_END, pairs=ES_SPY, lead_slots=0, seed=6)
+    delayed_day = pl.col("bucket_ts").dt.date() == datetime(2026, 11, 18).date()
+    frame = frame.with_columns(
+        market_data_type=pl.when((pl.col("symbol") == "SPY") & delayed_day)
+        .then(3)
+        .otherwise(pl.col("market_data_type"))
+        .cast(pl.Int32)
+    )
+    row = _run(frame)
+    assert row["etf_non_live"] == 78 and row["fut_non_live"] == 0
+    assert row["etf_present"] == 4 * 78 and row["etf_missing"] == 78
+    kept = _run(frame, config=AnalysisConfig(daily_lookback_days=7, live_only=False))
+    assert kept["etf_non_live"] == 0 and kept["etf_present"] == 5 * 78

@@ -41,6 +41,9 @@ class AnalysisConfig:
     :param min_train_days: training days needed before the daily model predicts a day.
     :param min_oos_days: out-of-sample days needed before daily figures are reported.
     :param alpha: significance level for every test.
+    :param live_only: use only live quotes (``market_data_type`` 1, or unknown). Delayed data
+        lags by minutes (IB: ~15 for US equities, ~10 for CME futures), which would show up as
+        a spurious lead; such rows are counted (``*_non_live``) and left out.
     """
 
     min_pairs: int = 100
@@ -53,6 +56,7 @@ class AnalysisConfig:
     min_train_days: int = 20
     min_oos_days: int = 20
     alpha: float = 0.05
+    live_only: bool = True
 
     def __post_init__(self) -> None:
         if self.max_lag < 1 or self.rolling_window < 3 or self.signal_slots < 1:

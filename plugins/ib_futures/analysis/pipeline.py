@@ -159,14 +159,17 @@ def analyse_pair(
     cfg = config or AnalysisConfig()
     if window_end <= window_start:
         raise ValueError(f"empty window [{window_start}, {window_end})")
-    if "contract" not in prices.columns:
+    if "contract" not in prices.columns or "market_data_type" not in prices.columns:
         prices = normalise_prices(prices)
     daily_start = daily_window_start(window_start, window_end, cfg)
+    in_window_expr = (pl.col("bucket_ts") >= window_start) & (pl.col("bucket_ts") < window_end)
+    live = pl.col("market_data_type").is_null() | (pl.col("market_data_type") == 1)
+    non_live = dict(prices.filter(in_window_expr & ~live).group_by("symbol").len().iter_rows())
+    if cfg.live_only:
+        prices = prices.filter(live)
     pr = align_pair(prices, futures_symbol, etf_symbol, window_start, window_end)
 
-    in_window = prices.filter(
-        (pl.col("bucket_ts") >= window_start) & (pl.col("bucket_ts") < window_end)
-    )
+    in_window = prices.filter(in_window_expr)
     fut_cov = leg_coverage(
         futures_symbol,
         in_window.filter(pl.col("symbol") == futures_symbol),
@@ -195,6 +198,7 @@ def analyse_pair(
     for prefix, cov in (("fut", fut_cov), ("etf", etf_cov)):
         row.update(
             {
+                f"{prefix}_non_live": int(non_live.get(cov.symbol, 0)) if cfg.live_only else 0,
                 f"{prefix}_expected": cov.expected,
                 f"{prefix}_present": cov.present,
                 f"{prefix}_missing": cov.missing,
@@ -227,6 +231,11 @@ def analyse_pair(
             f"{n_pairs} paired 5-minute returns (need >= {cfg.min_pairs}); "
             f"{futures_symbol} {fut_cov.present}/{fut_cov.expected} slots, "
             f"{etf_symbol} {etf_cov.present}/{etf_cov.expected} regular-hours slots present"
+            + (
+                f" ({row['fut_non_live'] + row['etf_non_live']} delayed or frozen rows left out)"
+                if row["fut_non_live"] + row["etf_non_live"]
+                else ""
+            )
         )
     elif not (np.std(fut) > 0.0 and np.std(etf) > 0.0):
         reasons.append("returns have no variance (frozen or stale quotes?)")

@@ -70,6 +70,7 @@ RESULT_COLUMNS: tuple[Column, ...] = (
         _c(f"{leg}_{what}", "long", doc.format(leg=name), False)
         for leg, name in (("fut", "futures"), ("etf", "ETF"))
         for what, doc in (
+            ("non_live", "{leg} rows left out as delayed or frozen (market_data_type != 1)"),
             ("expected", "{leg} slots the calendar expects in the window"),
             ("present", "{leg} expected slots with a usable price"),
             ("missing", "{leg} expected slots without one"),

@@ -29,7 +29,7 @@ _SLOT_US = int(SLOT.total_seconds() * 1_000_000)
 
 
 def normalise_prices(frame: pl.DataFrame) -> pl.DataFrame:
-    """Snapshot rows (record layout) -> ``symbol, bucket_ts, price, contract``.
+    """Snapshot rows (record layout) -> ``symbol, bucket_ts, price, contract, market_data_type``.
 
     ``price`` is the record's reference price (mid, else last); missing or non-positive prices
     are dropped, never treated as 0. ``contract`` is the conId (else local symbol) so that a
@@ -44,6 +44,11 @@ def normalise_prices(frame: pl.DataFrame) -> pl.DataFrame:
         contract = pl.col("local_symbol").cast(pl.String)
     else:
         contract = pl.lit(None, dtype=pl.String)
+    data_type = (
+        pl.col("market_data_type").cast(pl.Int32)
+        if "market_data_type" in frame.columns
+        else pl.lit(None, dtype=pl.Int32)
+    )
     return (
         frame.lazy()
         .select(
@@ -51,6 +56,7 @@ def normalise_prices(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("bucket_ts").cast(pl.Datetime("us", "UTC")),
             pl.col("price").cast(pl.Float64),
             contract.alias("contract"),
+            data_type.alias("market_data_type"),
         )
         .filter(pl.col("price").is_not_null() & (pl.col("price") > 0.0))
         .filter(pl.col("price").is_finite())
@@ -70,7 +76,7 @@ def slot_returns(prices: pl.DataFrame, symbol: str, expected: pl.DataFrame) -> p
 
     rows = (
         prices.filter(pl.col("symbol") == symbol)
-        .drop("symbol")
+        .select("bucket_ts", "price", "contract")
         .sort("bucket_ts")
         .unique("bucket_ts", keep="last", maintain_order=True)
         .join(expected, on="bucket_ts", how="inner")

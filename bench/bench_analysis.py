@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -121,6 +122,7 @@ def main() -> int:
         else:
             res = baseline(args.lake, args.lookback)
         res["process"] = time.perf_counter() - t0
+        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(res))
         return 0
 
@@ -147,10 +149,13 @@ def main() -> int:
             ),
         }
         for run, (c, b) in runs.items():
+            c_rss = f", peak RSS {c['peak_rss_mb']:.0f} MB" if "peak_rss_mb" in c else ""
+            b_rss = f", peak RSS {b['peak_rss_mb']:.0f} MB" if "peak_rss_mb" in b else ""
             print(
                 f"| {label} | {run} | {c['analyse']:.2f} s "
-                f"| {b['total']:.2f} s (load {b['load']:.2f} + analyse {b['analyse']:.2f}) "
-                f"| {c['total']:.2f} s (results {c['results']:.2f}, report {c['report']:.2f}) |"
+                f"| {b['total']:.2f} s (load {b['load']:.2f} + analyse {b['analyse']:.2f}{b_rss}) "
+                f"| {c['total']:.2f} s (results {c['results']:.2f}, report {c['report']:.2f}"
+                f"{c_rss}) |"
             )
     if tmp is not None:
         tmp.cleanup()

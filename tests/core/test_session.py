@@ -146,6 +146,11 @@ def test_instruments_argument_narrows_the_decision():
     assert not d.collect and d.open_instruments == ()
 
 
+def test_unknown_instrument_is_named():
+    with pytest.raises(ValueError, match=r"unknown instrument\(s\) 'XYZ'"):
+        decide(et("2026-11-24 10:00"), CFG, ["ES", "XYZ"])
+
+
 def test_reset_window_crossing_midnight():
     cfg = parse_config({"session": {"ib_reset_windows": [{"start": "23:45", "end": "00:45"}]}})
     for text, expected in [

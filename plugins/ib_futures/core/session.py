@@ -292,6 +292,12 @@ def decide(
     cfg = cfg or _default_config()
     slot = _aware_utc(slot_utc)
     symbols = list(instruments) if instruments is not None else list(cfg.collection.instruments)
+    unknown = [sym for sym in symbols if sym not in cfg.instruments]
+    if unknown:
+        raise ValueError(
+            f"unknown instrument(s) {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(cfg.instruments)})"
+        )
     classes = {sym: cfg.instruments[sym].asset_class for sym in symbols}
     wanted = [m for m in _MARKETS if m in classes.values()]
     status = {m: market_status(slot, m, cfg) for m in wanted}

@@ -57,7 +57,12 @@ def _day_ticks(ax: Axes, stamps: list[str], max_labels: int = 10) -> None:
         for i, _ in starts:
             ax.axvline(i, color="0.85", linewidth=0.8, zorder=0)
     fmt = "%a %m-%d" if stride == 1 else "%Y-%m-%d"
-    ax.set_xticks([i for i, _ in shown], [d.strftime(fmt) for _, d in shown], fontsize=8)
+    ax.set_xticks(
+        [i for i, _ in shown],
+        [d.strftime(fmt) for _, d in shown],
+        fontsize=8,
+        rotation=0 if stride == 1 else 30,
+    )
 
 
 def rolling_chart(row: Mapping[str, Any]) -> bytes | None:

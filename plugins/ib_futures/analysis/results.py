@@ -67,7 +67,8 @@ RESULT_COLUMNS: tuple[Column, ...] = (
     _c("summary", "string", "plain-language paragraph"),
     _c("n_pairs", "long", "same-slot paired 5-minute returns", False),
     *(
-        _c(f"{leg}_{what}", "long", doc.format(leg=name), False)
+        # non_live came after the first rows: columns added later must be nullable
+        _c(f"{leg}_{what}", "long", doc.format(leg=name), what == "non_live")
         for leg, name in (("fut", "futures"), ("etf", "ETF"))
         for what, doc in (
             ("non_live", "{leg} rows left out as delayed or frozen (market_data_type != 1)"),

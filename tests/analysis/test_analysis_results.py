@@ -89,3 +89,27 @@ def test_an_empty_lake_gives_insufficient_data(tmp_path: Path) -> None:
     assert row["status"] == "insufficient_data"
     assert row["n_pairs"] == 0 and row["etf_present"] == 0 and row["pearson_r"] is None
     assert row["window_start"] == (WINDOW_END - timedelta(days=7)).isoformat()
+
+
+def test_a_table_from_an_older_layout_gains_the_new_columns(
+    two_weeks: pl.DataFrame, tmp_path: Path
+) -> None:
+    from deltalake import write_deltalake
+
+    from ib_futures.lake.schemas import TableSpec
+    from ib_futures.lake.tables import ensure_table
+
+    lake = str(tmp_path)
+    old_columns = tuple(c for c in RESULTS.columns if not c.name.endswith("_non_live"))
+    old_spec = TableSpec(name=RESULTS.name, columns=old_columns, key=RESULTS.key)
+    old_rows = rows_frame(_week_rows(two_weeks, WINDOW_END - WEEK)).select(old_spec.column_names)
+    write_deltalake(ensure_table(f"{lake}/futures_analysis", old_spec), old_rows, mode="append")
+
+    write_results(lake, _week_rows(two_weeks))
+    table = read_results(lake)
+    assert table.height == 6
+    old_week = table.filter(pl.col("week_end") == date(2026, 11, 13))
+    assert old_week["etf_non_live"].null_count() == 3
+    assert (
+        table.filter(pl.col("week_end") == date(2026, 11, 20))["etf_non_live"].to_list() == [0] * 3
+    )

@@ -86,3 +86,11 @@ def test_test_connection_times_out_when_the_gateway_hangs(monkeypatch, ib_simula
     ok, message = IBHook().test_connection()
     assert not ok and "reqCurrentTime" in message
     assert time.monotonic() - t0 < 4
+
+
+def test_precedence_argument_then_extra_then_config_default(monkeypatch):
+    set_conn(monkeypatch, 4002, snapshot_timeout=7)
+    defaults = {"snapshot_timeout": 20, "market_data_type": "delayed"}
+    s = IBHook(defaults=defaults).settings
+    assert (s.snapshot_timeout, s.market_data_type) == (7, 3)
+    assert IBHook(snapshot_timeout=3, defaults=defaults).settings.snapshot_timeout == 3

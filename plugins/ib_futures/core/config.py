@@ -547,6 +547,10 @@ def load_config(path: str | Path | None = None) -> FuturesConfig:
     """
     p = Path(path).expanduser() if path is not None else find_config_file()
     try:
+        stat = p.stat()
+        key = (str(p.resolve()), stat.st_mtime_ns, stat.st_size)
+        if key in _CACHE:  # DAG files and tasks in one process share the parsed config
+            return _CACHE[key]
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"cannot read {str(p)!r}: {exc.strerror or exc}"], p) from None
@@ -557,4 +561,12 @@ def load_config(path: str | Path | None = None) -> FuturesConfig:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"invalid YAML: {where}{problem}"], p) from None
-    return parse_config(data, p)
+    cfg = parse_config(data, p)
+    _CACHE.clear()  # keep one entry: the current file
+    _CACHE[key] = cfg
+    return cfg
+
+
+# The model is frozen, so one parsed instance can be shared; keyed by path, mtime and size so
+# an edited file is read again.
+_CACHE: dict[tuple[str, int, int], FuturesConfig] = {}

@@ -74,6 +74,9 @@ class IBHook(BaseHook):
     :param connect_timeout: seconds for connect and startup sync.
     :param request_timeout: seconds for one request (contract details, current time).
     :param snapshot_timeout: seconds for one market-data snapshot.
+    :param defaults: values used only when neither an argument nor a connection extra gives
+        them (the operator passes the config's ``collection`` settings here), so the order is
+        argument > connection extra > config > built-in default.
     """
 
     conn_name_attr = "ib_conn_id"
@@ -92,10 +95,12 @@ class IBHook(BaseHook):
         connect_timeout: float | None = None,
         request_timeout: float | None = None,
         snapshot_timeout: float | None = None,
+        defaults: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.ib_conn_id = ib_conn_id
+        self._defaults = {k: v for k, v in (defaults or {}).items() if v is not None}
         self._overrides: dict[str, Any] = {
             "client_id": client_id,
             "client_id_range": client_id_range,
@@ -136,6 +141,8 @@ class IBHook(BaseHook):
             value = self._overrides.get(key)
             if value is None:
                 value = extra.get(key)
+            if value is None:
+                value = self._defaults.get(key)
             if value is None or value == "":
                 continue
             merged[key] = value

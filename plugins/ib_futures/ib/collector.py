@@ -68,8 +68,13 @@ async def run_cycle(
     trade_date: date,
     history_source: HistorySource | None = None,
     history_fallback: bool = True,
+    cfg: Any = None,
 ) -> CycleResult:
-    """Collect ``instruments`` for ``slot`` (UTC) in ``session``; see the module docstring."""
+    """Collect ``instruments`` for ``slot`` (UTC) in ``session``; see the module docstring.
+
+    ``cfg`` (a ``FuturesConfig``) gives the session calendars for the change metrics; the
+    default configuration is used when it is None.
+    """
     import ib_futures.core.metrics as metrics
 
     stats = CycleStats()
@@ -79,7 +84,9 @@ async def run_cycle(
     if not collection.snapshots:
         return CycleResult(collection, stats)
 
-    windows = {s.symbol: metrics.history_window(slot, s.asset_class) for s in collection.snapshots}
+    windows = {
+        s.symbol: metrics.history_window(slot, s.asset_class, cfg) for s in collection.snapshots
+    }
     stored: dict[str, PricePoints] = {}
     if history_source is not None:
         since = min(w[0] for w in windows.values())
@@ -92,7 +99,7 @@ async def run_cycle(
     need = [
         s
         for s in collection.snapshots
-        if metrics.needs_history(slot, s.asset_class, stored.get(s.symbol, []))
+        if metrics.needs_history(slot, s.asset_class, stored.get(s.symbol, []), cfg)
     ]
     fetched: dict[str, PricePoints] = {}
     if need and history_fallback:
@@ -111,7 +118,7 @@ async def run_cycle(
             source = "history"
         if not points:
             source = ""
-        changes = metrics.compute_changes(slot, snap.asset_class, snap.price, points)
+        changes = metrics.compute_changes(slot, snap.asset_class, snap.price, points, cfg)
         snap.change_1h = changes.change_1h
         snap.change_4h = changes.change_4h
         snap.change_overnight = changes.change_overnight

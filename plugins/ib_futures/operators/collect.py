@@ -105,7 +105,14 @@ class IBFuturesOperator(BaseOperator):
             slot.isoformat(),
             self.ib_conn_id,
         )
-        hook = IBHook(self.ib_conn_id)
+        hook = IBHook(
+            self.ib_conn_id,
+            defaults={
+                "market_data_type": cfg.collection.market_data_type,
+                "delayed_fallback": cfg.collection.delayed_fallback,
+                "snapshot_timeout": cfg.collection.snapshot_timeout_seconds,
+            },
+        )
         result = hook.run(
             lambda session: run_cycle(
                 session,
@@ -115,6 +122,7 @@ class IBFuturesOperator(BaseOperator):
                 trade_date=market_session.trade_date(slot, "FUT", cfg),
                 history_source=_lake_history(lake_uri),
                 history_fallback=cfg.collection.history_fallback,
+                cfg=cfg,
             )
         )
         records = [s.to_record() for s in result.collection.snapshots]

@@ -112,20 +112,41 @@ def dags_test_benchmark() -> None:
         env["AIRFLOW_CONN_IB_DEFAULT"] = json.dumps(
             {"conn_type": "ibkr", "host": "127.0.0.1", "port": sim.port}
         )
-        for label in (
-            "first run of the slot (cold lake: history seeded, paced)",
-            "same slot again (steady state)",
-        ):
+        bin_airflow = str(bindir / "airflow")
+
+        def run(label: str, when: datetime) -> None:
             t0 = time.perf_counter()
-            subprocess.run(
-                [str(bindir / "airflow"), "dags", "test", "futures_collection", slot.isoformat()],
-                env=env,
-                check=True,
-                capture_output=True,
-            )
-            print(
-                f"airflow dags test futures_collection: {label}: {time.perf_counter() - t0:.1f} s"
-            )
+            subprocess.run([bin_airflow, "dags", "test", "futures_collection", when.isoformat()],
+                           env=env, check=True, capture_output=True)
+            print(f"airflow dags test futures_collection {when:%H:%M}Z, {label}: "
+                  f"{time.perf_counter() - t0:.1f} s")
+
+        run("empty lake (history seeded: 6 paced requests)", slot)
+        seed_previous_session(str(home / "lake"), slot)
+        run("steady state (the lake holds the previous session)", slot + timedelta(minutes=5))
+
+
+def seed_previous_session(lake: str, slot) -> None:
+    """Copy the slot's rows to the previous session's closing slots, so that the next run finds
+    every change-metric reference in the lake, as it does after the first day."""
+    from datetime import timedelta
+
+    import polars as pl
+
+    from ib_futures.lake.writer import write_snapshots
+
+    records = []
+    for table in ("futures_snapshots", "spot_snapshots"):
+        for rec in pl.read_delta(f"{lake}/{table}").to_dicts():
+            for back in (timedelta(hours=17, minutes=5), timedelta(hours=18, minutes=5),
+                         timedelta(minutes=30), timedelta(hours=1), timedelta(hours=4)):
+                ts = rec["bucket_ts"] - back
+                records.append({**rec, "bucket_ts": ts.isoformat(),
+                                "bucket_date": ts.date().isoformat(),
+                                "quote_ts": None, "last_trade_ts": None,
+                                "collected_ts": rec["collected_ts"].isoformat(),
+                                "expiry": rec["expiry"].isoformat() if rec["expiry"] else None})
+    write_snapshots(lake, records)
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ Nothing here imports ib_futures.analysis beyond the synthetic data generator's o
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas_market_calendars as mcal
@@ -62,7 +62,7 @@ def paired(
 
 
 def walk_forward(
-    x: np.ndarray, y: np.ndarray, day: list[object], min_train: int
+    x: np.ndarray, y: np.ndarray, day: Sequence[date], min_train: int
 ) -> dict[str, float]:
     """Expanding-window OLS per day with scipy.linregress, scored as documented."""
     days = sorted(set(day))

@@ -76,6 +76,7 @@ def test_weekly_after_the_friday_close_in_new_york(dag) -> None:
         last_automated_data_interval=info,
         restriction=TimeRestriction(earliest=None, latest=None, catchup=True),
     )
+    assert nxt is not None and nxt.data_interval is not None
     assert nxt.run_after == pendulum.datetime(2026, 11, 28, 6, 0, tz="America/New_York")
     assert nxt.data_interval.end - nxt.data_interval.start == timedelta(days=7)
 

@@ -1,0 +1,76 @@
+"""Freshness check (pure verdict, lake check, CLI) and the deadline callback's alert sink."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ib_futures.callbacks import missed_collection_alert, send_alert
+from ib_futures.core.config import load_config
+from ib_futures.freshness import assess, check_lake, main
+
+sys.path.insert(0, str(Path(__file__).parent / "lake"))
+from lake_records import make_record
+
+CFG = load_config()
+TUE_10 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 ET
+FRI_1655 = datetime(2026, 11, 20, 21, 55, tzinfo=UTC)  # Friday 16:55 ET, last futures slot
+
+
+def test_assess_counts_expected_slots_after_the_newest_row():
+    classes = {"ES": "FUT", "SPY": "ETF"}
+    fresh = assess(TUE_10 + timedelta(minutes=10), {"ES": TUE_10, "SPY": TUE_10}, classes, CFG)
+    assert fresh.ok and [s.missed_slots for s in fresh.symbols] == [0, 0]  # 15:05 not yet due
+    stale = assess(TUE_10 + timedelta(minutes=40), {"ES": TUE_10, "SPY": None}, classes, CFG)
+    assert not stale.ok
+    by = {s.symbol: s for s in stale.symbols}
+    assert by["ES"].missed_slots == 6 and by["SPY"].missed_slots > 6
+    assert "ES missed 6 slots" in stale.summary()
+
+
+def test_weekend_and_halt_expect_nothing():
+    saturday = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)
+    assert assess(saturday, {"ES": FRI_1655}, {"ES": "FUT"}, CFG).ok
+    halt_end = datetime(2026, 11, 24, 22, 55, tzinfo=UTC)  # 17:55 ET, newest 16:55 ET
+    report = assess(halt_end, {"ES": datetime(2026, 11, 24, 21, 55, tzinfo=UTC)}, {"ES": "FUT"},
+                    CFG)
+    assert report.ok and report.symbols[0].missed_slots == 0
+
+
+def test_check_lake_and_cli_exit_codes(tmp_path, capsys):
+    from ib_futures.lake.writer import write_snapshots
+
+    lake = str(tmp_path / "lake")
+    write_snapshots(lake, [make_record(s, TUE_10) for s in ("ES", "NQ", "RTY", "SPY", "QQQ",
+                                                           "IWM")])
+    assert check_lake(CFG, TUE_10 + timedelta(minutes=15), lake_uri=lake).ok
+    late = TUE_10 + timedelta(hours=1)
+    report = check_lake(CFG, late, lake_uri=lake)
+    assert not report.ok and len(report.stale) == 6
+    assert main(["--at", late.isoformat(), "--lake", lake]) == 1
+    assert json.loads(capsys.readouterr().out)["ok"] is False
+    assert main(["--at", (TUE_10 + timedelta(minutes=5)).isoformat(), "--lake", lake]) == 0
+
+
+def test_deadline_callback_logs_journals_and_survives_a_failing_notifier(tmp_path, caplog):
+    journal = tmp_path / "alerts.jsonl"
+    context = {"dag_run": {"dag_id": "futures_collection", "run_id": "scheduled__x",
+                           "logical_date": TUE_10.isoformat(), "state": "running"},
+               "deadline": {"deadline_time": (TUE_10 + timedelta(minutes=10)).isoformat()}}
+    with caplog.at_level(logging.ERROR, logger="ib_futures.alerts"):
+        record = asyncio.run(missed_collection_alert(
+            context=context, journal=str(journal), notifier="smtp", conn_id="no_such_smtp",
+            to="desk@example.com"))
+    assert "missed its deadline" in caplog.text
+    line = json.loads(journal.read_text().splitlines()[0])
+    assert line["kind"] == "deadline_missed" and line["run_id"] == "scheduled__x"
+    assert "notify_error" in record  # no SMTP connection: logged, the alert itself stands
+
+
+def test_unknown_notifier_kind_is_named():
+    record = send_alert("x", {}, notifier="pager")
+    assert "pager" in record["notify_error"]

@@ -21,6 +21,7 @@ import numpy as np
 
 from ib_futures.analysis.config import PAIRS
 from ib_futures.analysis.slots import SLOT, etf_expected_slots, futures_expected_slots
+from ib_futures.core.snapshot import RECORD_KEYS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -142,40 +143,7 @@ def _legs(
     return frame.select(RECORD_COLUMNS)
 
 
-RECORD_COLUMNS = (
-    "symbol",
-    "asset_class",
-    "bucket_ts",
-    "bucket_date",
-    "quote_ts",
-    "last_trade_ts",
-    "collected_ts",
-    "con_id",
-    "local_symbol",
-    "expiry",
-    "exchange",
-    "currency",
-    "bid",
-    "ask",
-    "last",
-    "bid_size",
-    "ask_size",
-    "last_size",
-    "volume",
-    "open_interest",
-    "open",
-    "high",
-    "low",
-    "close",
-    "price",
-    "crossed",
-    "market_data_type",
-    "change_1h",
-    "change_4h",
-    "change_overnight",
-    "change_daily",
-    "change_source",
-)
+RECORD_COLUMNS = RECORD_KEYS  # the snapshot record's keys, in the documented order
 
 
 def write_synthetic_lake(lake_uri: str, frame: pl.DataFrame) -> None:

@@ -220,14 +220,32 @@ class AirflowStack:
                 start_new_session=True,  # own process group: stop() ends it and its children
             )
 
-    def _check_alive(self) -> None:
-        for name, proc in self.processes.items():
-            if proc.poll() is not None:
-                raise StackError(f"airflow {name} exited with {proc.returncode}")
+    def restart(self, name: str) -> None:
+        """Start component ``name`` again (after it exited); its log file is appended to."""
+        old = self.processes.pop(name)
+        _terminate_group(old, grace=5.0)
+        argv = next(c for c in COMPONENTS if c[0] == name)
+        self._spawn(argv)
 
-    def _wait(self, probe: Callable[[], bool], what: str, deadline: float, every: float = 0.5) -> None:
+    def dead_components(self) -> dict[str, int]:
+        """Components that have exited, with their exit codes."""
+        return {n: rc for n, p in self.processes.items() if (rc := p.poll()) is not None}
+
+    def _check_alive(self) -> None:
+        for name, rc in self.dead_components().items():
+            raise StackError(f"airflow {name} exited with {rc}")
+
+    def _wait(
+        self,
+        probe: Callable[[], bool],
+        what: str,
+        deadline: float,
+        every: float = 0.5,
+        check_alive: bool = True,
+    ) -> None:
         while True:
-            self._check_alive()
+            if check_alive:
+                self._check_alive()
             with contextlib.suppress(httpx.HTTPError):
                 if probe():
                     return
@@ -316,8 +334,10 @@ class AirflowStack:
         run_id: str,
         timeout: float,
         states: frozenset[str] = TERMINAL_RUN_STATES,
+        check_alive: bool = True,
     ) -> str:
-        """Poll the run until its state is one of ``states``; that state (StackError on timeout)."""
+        """Poll the run until its state is one of ``states``; that state (StackError on timeout
+        or, with ``check_alive``, when a component has exited)."""
         seen: list[str] = []
 
         def probe() -> bool:
@@ -325,7 +345,8 @@ class AirflowStack:
             return seen[-1] in states
 
         try:
-            self._wait(probe, f"run {run_id} to reach {sorted(states)}", time.monotonic() + timeout, 1.0)
+            what = f"run {run_id} to reach {sorted(states)}"
+            self._wait(probe, what, time.monotonic() + timeout, 1.0, check_alive)
         except StackError as exc:
             tis = self.task_states(dag_id, run_id)
             raise StackError(f"{exc}; last state {seen[-1:]}, tasks {tis}") from None

@@ -79,9 +79,11 @@ def journal(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def healthy_stack(workdir: Path, slot: datetime) -> Iterator[AirflowStack]:
-    with SimulatorThread(start=slot - timedelta(minutes=1), seed=7) as sim:
-        with _stack(workdir, sim.port, {}, {}) as stack:
-            yield stack
+    with (
+        SimulatorThread(start=slot - timedelta(minutes=1), seed=7) as sim,
+        _stack(workdir, sim.port, {}, {}) as stack,
+    ):
+        yield stack
 
 
 @pytest.mark.timeout(180, method="signal")
@@ -124,7 +126,8 @@ def test_rest_triggered_run_collects_into_delta(
                 assert row["price"] is not None and row["price"] > 0, row
                 assert row["market_data_type"] == 1, row
         # A successful run's deadline is pruned: no alert for it.
-        assert [a for a in journal(workdir / "alerts.jsonl") if a.get("run_id") == run_id] == []
+        alerts = journal(workdir / "alerts.jsonl")
+        assert [a for a in alerts if _same_instant(a.get("logical_date"), slot)] == []
 
 
 # --------------------------------------------------------------------------- test 2
@@ -158,16 +161,17 @@ def test_hung_gateway_fires_the_deadline_alert(
 
         # Deadline = queued_at + 1 min; the scheduler loop queues the callback, the triggerer
         # runs it. Collect fails after each 5 s snapshot timeout and retries after 20 s and
-        # 40 s, so the run is still running (or failed) at the deadline.
-        end = time.monotonic() + 150
+        # 40 s, so the run is still running (or failed) at the deadline. The alert is found by
+        # the run's logical date (the only run of this stack), and then checked field by field.
+        end = time.monotonic() + 120
         mine: list[dict[str, Any]] = []
         while not mine:
-            mine = [a for a in journal(alerts) if a.get("run_id") == run_id]
+            mine = [a for a in journal(alerts) if _same_instant(a.get("logical_date"), slot)]
             if time.monotonic() > end:
                 raise StackError(
-                    f"no deadline alert for {run_id} within 150 s; run "
-                    f"{stack.run(DAG_ID, run_id)['state']}, tasks {stack.task_states(DAG_ID, run_id)}, "
-                    f"journal {journal(alerts)}"
+                    f"no deadline alert for {run_id} within 120 s; run "
+                    f"{stack.run(DAG_ID, run_id)['state']}, tasks "
+                    f"{stack.task_states(DAG_ID, run_id)}, journal {journal(alerts)}"
                 )
             time.sleep(1.0)
         print(f"deadline alert journaled {time.monotonic() - t0:.1f}s after the stack was up")
@@ -177,17 +181,48 @@ def test_hung_gateway_fires_the_deadline_alert(
         assert alert["kind"] == "deadline_missed"
         assert alert["dag_id"] == DAG_ID
         assert alert["state"] in ("running", "failed"), alert
-        assert datetime.fromisoformat(alert["logical_date"]) == slot
+        assert _same_instant(alert["queued_at"], queued_at), (alert, queued_at)
         deadline = datetime.fromisoformat(alert["deadline"])
-        assert abs(deadline - (queued_at + timedelta(minutes=1))) < timedelta(seconds=2), (
-            alert,
-            queued_at,
-        )
+        assert deadline == queued_at + timedelta(minutes=1), (alert, queued_at)
         assert datetime.fromisoformat(alert["at"]) >= deadline
-        # The collect task was still trying (or had given up): the run did not succeed.
-        assert stack.run(DAG_ID, run_id)["state"] in ("running", "failed")
-        assert stack.task_states(DAG_ID, run_id)["collect"] in (
-            "running",
-            "up_for_retry",
+
+        # Every try times out on the swallowed snapshots: the run ends failed, not hung (the
+        # scheduler decides that; the triggerer is checked below).
+        state = stack.wait_for_run(DAG_ID, run_id, timeout=120, check_alive=False)
+        tasks = stack.task_states(DAG_ID, run_id)
+        assert (state, tasks["collect"], tasks["collection_complete"]) == (
             "failed",
-        )
+            "failed",
+            "upstream_failed",
+        ), tasks
+        print(f"run {run_id} failed {time.monotonic() - t0:.1f}s after the stack was up")
+
+        # What the alert path must also get right; collected so that every miss shows at once.
+        problems = []
+        expected = (run_id, f"futures collection missed its deadline: {DAG_ID} {run_id}")
+        if (alert["run_id"], alert["subject"]) != expected:
+            problems.append(
+                f"the alert does not name its run: run_id={alert['run_id']!r}, subject="
+                f"{alert['subject']!r} (callbacks.missed_collection_alert reads "
+                "context['dag_run']['run_id'], but that dict is DAGRunResponse.model_dump(), "
+                "whose key is 'dag_run_id')"
+            )
+        if dead := stack.dead_components():
+            problems.append(
+                f"components exited: {dead}. The triggerer dies after running the callback when "
+                "missed_collection_alert returns a dict: Airflow stores the return value in the "
+                "Text column callback.output ('can't adapt type dict'), rolls back, and a "
+                "restarted triggerer runs the callback again (a crash loop with one duplicate "
+                "alert per restart); the callback must return None or a str"
+            )
+        alerts_for_slot = [a for a in journal(alerts) if _same_instant(a.get("logical_date"), slot)]
+        if len(alerts_for_slot) != 1:
+            problems.append(f"{len(alerts_for_slot)} alerts for one missed deadline")
+        assert not problems, "\n".join(problems)
+
+def _same_instant(value: str | datetime | None, when: datetime) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value == when

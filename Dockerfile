@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# ib-futures on the official Apache Airflow image: docs/deployment.md.
+#
+#   docker build -t ib-futures:0.1.0 .
+#
+# The base image tag, AIRFLOW_VERSION below and pyproject.toml's apache-airflow pin move
+# together; tests/deploy/test_dockerfile.py checks that they agree, lints this file with
+# hadolint and runs its two pip commands in a throw-away virtual environment.
+
+# --- stage 1: build the ib-futures wheel (as root in a plain Python image: the Airflow image
+# refuses pip as root, and pip builds in the source tree, which needs write access there).
+FROM python:3.11-slim-bookworm AS wheel
+COPY pyproject.toml README.md /src/
+COPY plugins/ib_futures /src/plugins/ib_futures
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels /src
+
+# --- stage 2: the runtime image.
+FROM apache/airflow:3.3.2-python3.11
+
+ARG AIRFLOW_VERSION=3.3.2
+
+LABEL org.opencontainers.image.title="ib-futures" \
+      org.opencontainers.image.description="Airflow 3 with ib-futures: CME index futures and ETF snapshots from Interactive Brokers into Delta Lake" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+# The image's non-root user "airflow" (uid 50000, gid 0), by number so that any runtime resolves
+# it; pip installs into its user site.
+USER 50000:0
+
+# The official way to extend the image: name apache-airflow at the image's version in the same
+# pip command, so resolving ib-futures' dependencies can never up- or downgrade Airflow.
+RUN --mount=type=bind,from=wheel,source=/wheels,target=/wheels \
+    pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" /wheels/ib_futures-*.whl
+
+# DAG files, the package's source (Airflow puts plugins/ on sys.path; the installed wheel,
+# same code, is found first), and the configuration, found at
+# $AIRFLOW_HOME/include/config/futures_config.yaml.
+COPY --chown=50000:0 dags/ /opt/airflow/dags/
+COPY --chown=50000:0 plugins/ /opt/airflow/plugins/
+COPY --chown=50000:0 include/ /opt/airflow/include/
+
+# Default lake location for docker-compose.yaml's named volume (IB_FUTURES_LAKE_URI); created
+# here so that a fresh volume inherits the airflow user's ownership.
+RUN mkdir -p /opt/airflow/lake

@@ -12,8 +12,8 @@ Why each choice (measured figures in /work/shared/reference/delta-polars.md and 
   merge is keyed, the retry can never insert a row the winner already wrote.
 * **No per-commit log cleanup.** ``cleanup_expired_logs=False``; maintenance does it weekly.
 * **All or nothing per batch.** Validation runs before any I/O. Futures and ETFs live in two
-  tables (two commits); a failure between them is healed by the task retry, since both merges are
-  idempotent.
+  tables (two commits, made side by side in two threads); if one fails, the error is raised
+  after the other finished, and the task retry heals it, since both merges are idempotent.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -256,24 +257,31 @@ def write_snapshots(
         )
     if dry_run:
         return report
-    for spec in SNAPSHOT_TABLES:
-        rows = batch.rows.get(spec.name, [])
-        if rows:
-            report.tables[spec.name] = merge_rows(
-                table_uri(lake_uri, spec.name),
-                spec,
-                rows,
-                storage_options=storage_options,
-                max_attempts=max_attempts,
-                source=source,
-            )
+    jobs: list[tuple[TableSpec, list[dict[str, Any]]]] = [
+        (spec, batch.rows[spec.name]) for spec in SNAPSHOT_TABLES if batch.rows.get(spec.name)
+    ]
     if rejects:
-        report.tables[REJECTS.name] = merge_rows(
-            table_uri(lake_uri, REJECTS.name),
-            REJECTS,
-            rejects,
+        jobs.append((REJECTS, rejects))
+
+    def run(job: tuple[TableSpec, list[dict[str, Any]]]) -> TableWrite:
+        spec, rows = job
+        return merge_rows(
+            table_uri(lake_uri, spec.name),
+            spec,
+            rows,
             storage_options=storage_options,
             max_attempts=max_attempts,
             source=source,
         )
+
+    # The tables are independent and delta-rs releases the GIL: merge them side by side.
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+        futures = [pool.submit(run, job) for job in jobs]
+        errors = [f.exception() for f in futures]
+    for (spec, _), future, error in zip(jobs, futures, errors, strict=True):
+        if error is None:
+            report.tables[spec.name] = future.result()
+    first_error = next((e for e in errors if e is not None), None)
+    if first_error is not None:
+        raise first_error
     return report

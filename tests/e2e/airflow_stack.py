@@ -177,9 +177,8 @@ class AirflowStack:
         if self._client is not None:
             self._client.close()
             self._client = None
-        # Scheduler first: it stops handing out tasks before the API they report to goes away.
-        for name in sorted(self.processes, key=lambda n: n != "scheduler"):
-            _terminate_group(self.processes[name], grace=15.0)
+        # All at once (the scheduler and api-server each take ~5 s to shut down cleanly).
+        _terminate_groups(list(self.processes.values()), grace=15.0)
         self.processes.clear()
         _kill_leftovers(str(self.home))
         if self._db_created:
@@ -222,8 +221,7 @@ class AirflowStack:
 
     def restart(self, name: str) -> None:
         """Start component ``name`` again (after it exited); its log file is appended to."""
-        old = self.processes.pop(name)
-        _terminate_group(old, grace=5.0)
+        _terminate_groups([self.processes.pop(name)], grace=5.0)
         argv = next(c for c in COMPONENTS if c[0] == name)
         self._spawn(argv)
 
@@ -378,23 +376,26 @@ def _fernet_key() -> str:
     return Fernet.generate_key().decode()
 
 
-def _terminate_group(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the process group of ``proc`` (its own session), SIGKILL it after ``grace`` s."""
-    pgid = proc.pid  # start_new_session=True: the group id is the leader's pid
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        pass
+def _terminate_groups(procs: Sequence[subprocess.Popen[bytes]], grace: float) -> None:
+    """SIGTERM the process groups of ``procs`` (each its own session), wait up to ``grace`` s
+    for the leaders and their children, then SIGKILL what is left."""
+    pgids = [p.pid for p in procs]  # start_new_session=True: group id == the leader's pid
+    for pgid in pgids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGTERM)
+    end = time.monotonic() + grace
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(max(0.1, end - time.monotonic()))
     # Children may outlive the leader (task runners, parsing processes): give them a moment.
-    end = time.monotonic() + 5.0
-    while _group_alive(pgid) and time.monotonic() < end:
+    while any(_group_alive(g) for g in pgids) and time.monotonic() < end + 3.0:
         time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(5.0)
+    for pgid in pgids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5.0)
 
 
 def _group_alive(pgid: int) -> bool:

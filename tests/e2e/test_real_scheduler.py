@@ -5,8 +5,9 @@ IB Gateway simulator running in this process.
 1. A run for a trading slot succeeds and its rows (one per instrument and slot) are in Delta.
 2. With every market-data snapshot swallowed by the simulator, the run outlives its deadline
    (``alerts.deadline_minutes: 1``): the scheduler notices, the triggerer runs
-   ``ib_futures.callbacks.missed_collection_alert`` and the alert journal gets a
-   ``deadline_missed`` line for that run.
+   ``ib_futures.callbacks.missed_collection_alert`` and the alert journal gets exactly one
+   ``deadline_missed`` line naming that run; every component survives the callback, and the
+   run ends failed once collect's retries (DAG default: 2, 20 s then 40 s) are used up.
 
 Each test brings up its own stack (~15 s), database and simulator, and tears all down.
 """

@@ -101,9 +101,7 @@ async def _request(session: GatewaySession, rc: ResolvedContract, clock: Clock) 
     return _Answer(rc, tickers[0] if tickers else None, requested_at, clock(), codes)
 
 
-def _connectivity_verdict(
-    session: GatewaySession, completed_at: datetime, events: list[tuple[datetime, int]]
-) -> str | None:
+def _connectivity_verdict(completed_at: datetime, events: list[tuple[datetime, int]]) -> str | None:
     lost: datetime | None = None
     for when, code in events:
         if when > completed_at:
@@ -174,7 +172,7 @@ def _judge(
             f"{sym}: IB error {bad[-1]} ({msgs[-1] if msgs else 'request failed'}); quote discarded"
         )
     assert answer.completed_at is not None
-    verdict = _connectivity_verdict(session, answer.completed_at, events)
+    verdict = _connectivity_verdict(answer.completed_at, events)
     if verdict:
         return f"{sym}: {verdict}; quote discarded"
     if t.time is None or t.time < answer.requested_at:

@@ -58,16 +58,19 @@ def test_check_lake_and_cli_exit_codes(tmp_path, capsys):
 
 def test_deadline_callback_logs_journals_and_survives_a_failing_notifier(tmp_path, caplog):
     journal = tmp_path / "alerts.jsonl"
-    context = {"dag_run": {"dag_id": "futures_collection", "run_id": "scheduled__x",
+    context = {"dag_run": {"dag_id": "futures_collection", "dag_run_id": "scheduled__x",
                            "logical_date": TUE_10.isoformat(), "state": "running"},
                "deadline": {"deadline_time": (TUE_10 + timedelta(minutes=10)).isoformat()}}
     with caplog.at_level(logging.ERROR, logger="ib_futures.alerts"):
-        record = asyncio.run(missed_collection_alert(
+        output = asyncio.run(missed_collection_alert(
             context=context, journal=str(journal), notifier="smtp", conn_id="no_such_smtp",
             to="desk@example.com"))
     assert "missed its deadline" in caplog.text
     line = json.loads(journal.read_text().splitlines()[0])
     assert line["kind"] == "deadline_missed" and line["run_id"] == "scheduled__x"
+    assert isinstance(output, str)  # Airflow stores the callback's output in a text column
+    record = json.loads(output)
+    assert record["run_id"] == "scheduled__x"
     assert "notify_error" in record  # no SMTP connection: logged, the alert itself stands
 
 

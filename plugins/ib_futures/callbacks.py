@@ -94,14 +94,19 @@ async def missed_collection_alert(
     to: str | None = None,
     channel: str | None = None,
     journal: str | None = None,
-) -> dict[str, Any]:
-    """Deadline Alert callback (runs in the triggerer): a collection run missed its deadline."""
+) -> str:
+    """Deadline Alert callback (runs in the triggerer): a collection run missed its deadline.
+
+    Returns the alert record as a JSON string: Airflow stores the callback's return value in
+    a text column, and a dict there makes the triggerer fail (and re-run the callback).
+    """
     context = context or {}
     dag_run = dict(context.get("dag_run") or {})
     deadline = dict(context.get("deadline") or {})
     details = {
         "dag_id": dag_run.get("dag_id"),
-        "run_id": dag_run.get("run_id"),
+        # Airflow hands the callback the run as the REST API shows it: ``dag_run_id``.
+        "run_id": dag_run.get("dag_run_id") or dag_run.get("run_id"),
         "logical_date": dag_run.get("logical_date"),
         "run_after": dag_run.get("run_after"),
         "queued_at": dag_run.get("queued_at"),
@@ -110,7 +115,7 @@ async def missed_collection_alert(
         "kind": "deadline_missed",
     }
     subject = f"futures collection missed its deadline: {details['dag_id']} {details['run_id']}"
-    return await asyncio.to_thread(
+    record = await asyncio.to_thread(
         send_alert,
         subject,
         details,
@@ -120,3 +125,4 @@ async def missed_collection_alert(
         channel=channel,
         journal=journal,
     )
+    return json.dumps(record, default=str, sort_keys=True)

@@ -39,6 +39,23 @@ def trading_slot(now: datetime) -> datetime:
     return slots[-1]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def celery_executor_importable() -> None:
+    """Fail at once, and say why, when the Celery provider cannot load its executor (the
+    scheduler would die at start with a bare "could not be loaded")."""
+    import importlib.metadata as md
+
+    try:
+        import airflow.providers.celery.executors.celery_executor  # noqa: F401
+    except ImportError as exc:
+        pytest.fail(
+            f"the CeleryExecutor cannot be imported ({exc}); installed: celery "
+            f"{md.version('celery')}, apache-airflow-providers-celery "
+            f"{md.version('apache-airflow-providers-celery')}. Provider 3.26.0 needs celery<5.7 "
+            "(5.7.0 removed celery.backends.database.retry)."
+        )
+
+
 @pytest.fixture
 def slot() -> datetime:
     return trading_slot(datetime.now(UTC))

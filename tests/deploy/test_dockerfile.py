@@ -10,7 +10,7 @@
   environment (real dependency resolution, pip's cache allowed): ib_futures imports from
   site-packages, its provider entry point registers the ``ibkr`` hook, ``pip check`` is clean,
   and the DAG files parse from the image layout (``AIRFLOW_HOME`` with dags/, plugins/ and
-  include/ copied as the Dockerfile copies them). Measured here: ~45 s, most of it pip.
+  include/ copied as the Dockerfile copies them). Measured here: ~35 s, most of it pip.
 """
 
 from __future__ import annotations

@@ -88,6 +88,7 @@ with DAG(
         tables=["futures_snapshots", "spot_snapshots", "snapshot_rejects", "futures_analysis"],
         vacuum_retention_hours=CONFIG.storage.retention.vacuum_retention_hours,
         log_retention_hours=CONFIG.storage.retention.log_retention_hours,
+        checkpoint_interval=CONFIG.storage.retention.checkpoint_interval,
         storage_options=CONFIG.storage.storage_options or None,
         execution_timeout=timedelta(minutes=45),
     )

@@ -282,7 +282,7 @@ class RetentionConfig(_Model):
 
     log_retention_hours: int = Field(default=720, ge=1)
     vacuum_retention_hours: int = Field(default=168, ge=0)
-    checkpoint_interval: int = Field(default=100, ge=1)
+    checkpoint_interval: int = Field(default=50, ge=1)
 
 
 class StorageConfig(_Model):

@@ -24,6 +24,18 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+CONNECTION_SETTINGS = (
+    "client_id",
+    "client_id_range",
+    "market_data_type",
+    "delayed_fallback",
+    "connect_timeout",
+    "request_timeout",
+    "snapshot_timeout",
+    "account",
+)
+"""Connection extras (and hook arguments) that become :class:`GatewaySettings` fields."""
+
 
 def _parse_range(value: Any) -> tuple[int, int]:
     from ib_futures.ib.settings import SettingsError
@@ -128,16 +140,7 @@ class IBHook(BaseHook):
         conn = self.get_connection(self.ib_conn_id)
         extra = conn.extra_dejson or {}
         merged: dict[str, Any] = {}
-        for key in (
-            "client_id",
-            "client_id_range",
-            "market_data_type",
-            "delayed_fallback",
-            "connect_timeout",
-            "request_timeout",
-            "snapshot_timeout",
-            "account",
-        ):
+        for key in CONNECTION_SETTINGS:
             value = self._overrides.get(key)
             if value is None:
                 value = extra.get(key)
@@ -146,20 +149,7 @@ class IBHook(BaseHook):
             if value is None or value == "":
                 continue
             merged[key] = value
-        unknown = sorted(
-            set(extra)
-            - set(merged)
-            - {
-                "client_id",
-                "client_id_range",
-                "market_data_type",
-                "delayed_fallback",
-                "connect_timeout",
-                "request_timeout",
-                "snapshot_timeout",
-                "account",
-            }
-        )
+        unknown = sorted(set(extra) - set(CONNECTION_SETTINGS))
         if unknown:
             self.log.warning("connection %s: ignoring unknown extras %s", self.ib_conn_id, unknown)
         try:

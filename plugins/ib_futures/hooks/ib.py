@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
-from ib_futures.provider import CONN_TYPE, IBKR_UI_FIELD_BEHAVIOUR
+from ib_futures.provider import CONN_TYPE, IBKR_CONN_FIELDS, IBKR_UI_FIELD_BEHAVIOUR
 
 if TYPE_CHECKING:
     from ib_futures.ib.session import GatewaySession
@@ -24,16 +24,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-CONNECTION_SETTINGS = (
-    "client_id",
-    "client_id_range",
-    "market_data_type",
-    "delayed_fallback",
-    "connect_timeout",
-    "request_timeout",
-    "snapshot_timeout",
-    "account",
-)
+CONNECTION_SETTINGS = tuple(IBKR_CONN_FIELDS)
 """Connection extras (and hook arguments) that become :class:`GatewaySettings` fields."""
 
 

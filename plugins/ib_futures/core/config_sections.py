@@ -1,0 +1,291 @@
+"""The sections of the configuration file, one pydantic model each (see ``core.config``).
+
+Every model is strict, frozen and refuses unknown keys; docs/configuration.md documents each
+key. ``core.config`` assembles them into ``FuturesConfig`` and loads the file.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from ib_futures.core.contracts import RollRule
+from ib_futures.core.instruments import DEFAULT_INSTRUMENTS, DEFAULT_PAIRS, AssetClass
+from ib_futures.core.snapshot import MARKET_DATA_TYPES
+
+MarketDataType = Literal["live", "frozen", "delayed", "delayed_frozen"]
+MARKET_DATA_TYPE_CODES: dict[str, int] = {name: code for code, name in MARKET_DATA_TYPES.items()}
+_BOTH: tuple[AssetClass, ...] = ("FUT", "ETF")
+SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --------------------------------------------------------------------------- instruments
+
+
+class InstrumentSpec(StrictModel):
+    """One entry of the ``instruments`` section (see ``core.instruments.Instrument``)."""
+
+    asset_class: AssetClass
+    exchange: str = Field(min_length=1)
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+    multiplier: float = Field(default=1.0, gt=0)
+    min_tick: float = Field(default=0.01, gt=0)
+    primary_exchange: str | None = None
+    etf: str | None = None
+    description: str = ""
+
+    @field_validator("etf")
+    @classmethod
+    def _future_only(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("asset_class") == "ETF":
+            raise ValueError(f"only a future names its ETF, got {v!r} on an ETF")
+        return v
+
+
+def default_instrument_specs() -> dict[str, InstrumentSpec]:
+    return {
+        sym: InstrumentSpec(
+            asset_class=i.asset_class,
+            exchange=i.exchange,
+            currency=i.currency,
+            multiplier=i.multiplier,
+            min_tick=i.min_tick,
+            primary_exchange=i.primary_exchange,
+            etf=i.etf,
+            description=i.description,
+        )
+        for sym, i in DEFAULT_INSTRUMENTS.items()
+    }
+
+
+# --------------------------------------------------------------------------- collection
+
+
+class RollConfig(StrictModel):
+    """``collection.roll``: when the front month moves on (``core.contracts.RollRule``)."""
+
+    rule: Literal["second_thursday", "days_before_expiry"] = "second_thursday"
+    days: int = Field(default=7, ge=0, le=60)
+
+    def to_rule(self) -> RollRule:
+        return RollRule(kind=self.rule, days=self.days)
+
+
+class CollectionConfig(StrictModel):
+    """``collection``: what is collected, how often and how."""
+
+    instruments: list[str] = Field(default_factory=lambda: list(DEFAULT_INSTRUMENTS), min_length=1)
+    interval_minutes: int = 5
+    roll: RollConfig = Field(default_factory=RollConfig)
+    market_data_type: MarketDataType = "live"
+    delayed_fallback: bool = True
+    snapshot_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    etf_hours: Literal["regular", "extended"] = "regular"
+    history_fallback: bool = True
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _divides_hour(cls, v: int) -> int:
+        if v < 1 or 60 % v:
+            raise ValueError(f"{v} is not a divisor of 60")
+        return v
+
+    @property
+    def market_data_type_code(self) -> int:
+        """IB's ``reqMarketDataType`` code: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen."""
+        return MARKET_DATA_TYPE_CODES[self.market_data_type]
+
+
+# --------------------------------------------------------------------------- session
+
+
+def _hhmm(v: Any) -> Any:
+    if isinstance(v, int) and not isinstance(v, bool):
+        # YAML 1.1 reads an unquoted 23:45 as the base-60 integer 1425.
+        raise ValueError(
+            f"expected a quoted time 'HH:MM' (YAML reads an unquoted 23:45 as the number "
+            f"{23 * 60 + 45}), got {v!r}"
+        )
+    if isinstance(v, str) and not _HHMM.match(v):
+        raise ValueError(f"expected a time 'HH:MM' (00:00-23:59), got {v!r}")
+    return v
+
+
+class TimeWindow(StrictModel):
+    """A daily window in ``session.timezone`` local time, ``[start, end)``; may cross midnight."""
+
+    start: str
+    end: str
+    reason: str = "IB server reset"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _times(cls, v: Any) -> Any:
+        return _hhmm(v)
+
+    @field_validator("end")
+    @classmethod
+    def _not_empty(cls, v: str, info: ValidationInfo) -> str:
+        if v == info.data.get("start"):
+            raise ValueError(f"{v!r} equals start: the window is empty")
+        return v
+
+    @property
+    def start_time(self) -> time:
+        return time.fromisoformat(self.start)
+
+    @property
+    def end_time(self) -> time:
+        return time.fromisoformat(self.end)
+
+    def contains(self, local: time) -> bool:
+        """Whether the local wall-clock time ``local`` lies in the window."""
+        s, e = self.start_time, self.end_time
+        if s < e:
+            return s <= local < e
+        return local >= s or local < e  # crosses midnight
+
+    def describe(self) -> str:
+        return f"{self.reason} {self.start}-{self.end}"
+
+
+def _local_datetime(v: Any) -> Any:
+    if isinstance(v, date) and not isinstance(v, datetime):
+        return datetime.combine(v, time())
+    return v
+
+
+class ExtraClosure(StrictModel):
+    """A one-off closure the calendar library does not know, ``[start, end)`` local time."""
+
+    start: datetime = Field(strict=False)
+    end: datetime = Field(strict=False)
+    markets: list[AssetClass] = Field(default_factory=lambda: list(_BOTH), min_length=1)
+    reason: str = "closure from session.extra_closures"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _dates(cls, v: Any) -> Any:
+        return _local_datetime(v)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _naive(cls, v: datetime) -> datetime:
+        if v.tzinfo is not None:
+            raise ValueError(
+                f"{v.isoformat()} has a UTC offset; give local time in session.timezone"
+            )
+        return v
+
+    @field_validator("end")
+    @classmethod
+    def _ordered(cls, v: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and v <= start:
+            raise ValueError(f"{v.isoformat()} is not after start {start.isoformat()}")
+        return v
+
+
+class SessionConfig(StrictModel):
+    """``session``: which calendars decide when the markets are open."""
+
+    futures_calendar: Literal["CME_Equity", "CME Globex Equity"] = "CME_Equity"
+    etf_calendar: Literal["NYSE"] = "NYSE"
+    timezone: str = "America/New_York"
+    ib_reset_windows: list[TimeWindow] = Field(default_factory=list)
+    extra_closures: list[ExtraClosure] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r} (an IANA name such as 'America/New_York')"
+            ) from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+# --------------------------------------------------------------------------- storage, alerts
+
+
+class RetentionConfig(StrictModel):
+    """``storage.retention``: Delta table maintenance."""
+
+    log_retention_hours: int = Field(default=720, ge=1)
+    vacuum_retention_hours: int = Field(default=168, ge=0)
+    checkpoint_interval: int = Field(default=50, ge=1)
+
+
+class StorageConfig(StrictModel):
+    """``storage``: where the Delta tables live and how they are kept."""
+
+    lake_uri: str = Field(default=".lake", min_length=1)
+    storage_options: dict[str, str] = Field(default_factory=dict)
+    on_invalid: Literal["fail", "reject"] = "reject"
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+
+
+class NotifierConfig(StrictModel):
+    """``alerts.notifier``: who hears about a missed collection."""
+
+    kind: Literal["none", "smtp", "slack"] = "none"
+    conn_id: str | None = None
+    to: list[str] = Field(default_factory=list, validate_default=True)
+    channel: str | None = None
+
+    @field_validator("to")
+    @classmethod
+    def _addressed(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        if not v and info.data.get("kind") == "smtp":
+            raise ValueError("an smtp notifier needs at least one recipient address")
+        return v
+
+
+class AlertsConfig(StrictModel):
+    """``alerts``: deadline and data-freshness alerts."""
+
+    deadline_minutes: int = Field(default=10, ge=1, le=240)
+    freshness_max_missed_slots: int = Field(default=3, ge=1)
+    notifier: NotifierConfig = Field(default_factory=NotifierConfig)
+
+
+class AnalysisSettings(StrictModel):
+    """``analysis``: the weekly futures/ETF study."""
+
+    pairs: list[list[str]] = Field(default_factory=lambda: [list(p) for p in DEFAULT_PAIRS])
+    lookback_days: int = Field(default=7, ge=1, le=366)
+    max_lag_slots: int = Field(default=12, ge=1, le=288)
+    min_observations: int = Field(default=100, ge=2)
+    report_dir: str = Field(default="reports", min_length=1)
+
+    @field_validator("pairs")
+    @classmethod
+    def _two_each(cls, v: list[list[str]]) -> list[list[str]]:
+        for i, pair in enumerate(v):
+            if len(pair) != 2:
+                raise ValueError(f"entry [{i}] must be [FUTURE, ETF], got {pair!r}")
+        return v
+
+    def pair_tuples(self) -> list[tuple[str, str]]:
+        return [(p[0], p[1]) for p in self.pairs]

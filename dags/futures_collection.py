@@ -116,6 +116,7 @@ with DAG(
         task_id="write",
         snapshots=collect.output,
         lake_uri=CONFIG.lake_uri(),
+        storage_options=CONFIG.storage.storage_options or None,
         on_invalid=CONFIG.storage.on_invalid,
         dry_run="{{ params.dry_run }}",
         trigger_rule=TriggerRule.NONE_SKIPPED,

@@ -120,7 +120,7 @@ class IBFuturesOperator(BaseOperator):
                 slot,
                 roll=cfg.roll_rule(),
                 trade_date=market_session.trade_date(slot, "FUT", cfg),
-                history_source=_lake_history(lake_uri),
+                history_source=_lake_history(lake_uri, cfg.storage.storage_options or None),
                 history_fallback=cfg.collection.history_fallback,
                 cfg=cfg,
             )
@@ -158,12 +158,14 @@ class IBFuturesOperator(BaseOperator):
         return records
 
 
-def _lake_history(lake_uri: str) -> Any:
+def _lake_history(lake_uri: str, storage_options: dict[str, str] | None) -> Any:
     """A history source reading stored snapshots (prices by slot) from the lake."""
 
     def source(symbols: Sequence[str], since: datetime, until: datetime) -> dict[str, Any]:
         from ib_futures.lake.readers import price_history
+        from ib_futures.lake.storage import storage_options_from_env
 
-        return price_history(lake_uri, list(symbols), since, until)
+        options = {**(storage_options_from_env(lake_uri) or {}), **(storage_options or {})}
+        return price_history(lake_uri, list(symbols), since, until, options or None)
 
     return source

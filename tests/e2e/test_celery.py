@@ -22,21 +22,14 @@ import pytest
 from ib_futures.simulator.runner import SimulatorThread
 
 from .celery_stack import CeleryStack
+from .collection_checks import (
+    DAG_ID,
+    assert_slot_in_lake,
+    trading_slot,
+    trigger_and_expect_success,
+)
 
 pytestmark = pytest.mark.e2e
-
-DAG_ID = "futures_collection"
-FUTURES = ["ES", "NQ", "RTY"]
-ETFS = ["SPY", "QQQ", "IWM"]
-
-
-def trading_slot(now: datetime) -> datetime:
-    """The most recent 15:00 UTC slot at which futures and ETFs were both open."""
-    from ib_futures.demo import recent_trading_slots
-
-    slots = [s for s in recent_trading_slots(10_000, now) if (s.hour, s.minute) == (15, 0)]
-    assert slots, f"no trading day with a 15:00 UTC slot in the ten days before {now}"
-    return slots[-1]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -87,29 +80,11 @@ def celery_stack(tmp_path: Path, slot: datetime) -> Iterator[CeleryStack]:
 def test_celery_worker_runs_the_collection_into_delta(
     celery_stack: CeleryStack, slot: datetime, tmp_path: Path
 ) -> None:
-    from ib_futures.lake.readers import read_window
-    from ib_futures.lake.schemas import FUTURES as FUTURES_SPEC
-    from ib_futures.lake.schemas import SPOT as SPOT_SPEC
-
     stack = celery_stack
     t0 = time.monotonic()
     with stack.report_on_failure():
         assert stack.env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-        stack.wait_for_dag(DAG_ID)
-        stack.unpause(DAG_ID)
-        run_id = stack.trigger(DAG_ID, logical_date=slot, run_id=f"celery_{slot:%Y%m%dT%H%M}")
-        state = stack.wait_for_run(DAG_ID, run_id, timeout=150)
-        tasks = stack.task_states(DAG_ID, run_id)
-        assert (state, tasks) == (
-            "success",
-            {
-                "market_session": "success",
-                "skip": "skipped",
-                "collect": "success",
-                "write": "success",
-                "collection_complete": "success",
-            },
-        )
+        run_id = trigger_and_expect_success(stack, slot, f"celery_{slot:%Y%m%dT%H%M}", timeout=150)
         print(f"run {run_id} succeeded {time.monotonic() - t0:.1f}s after the stack was up")
 
         # The worker executed the tasks: each one the executor sent left a Celery result.
@@ -126,14 +101,4 @@ def test_celery_worker_runs_the_collection_into_delta(
             assert executed[task_id]["queue"] == "default", executed[task_id]
         assert executed["collect"]["pool"] == "ib_gateway"
 
-        lake = str(tmp_path / "lake")
-        cols = ["symbol", "bucket_ts", "price", "market_data_type"]
-        for spec, symbols in ((FUTURES_SPEC, FUTURES), (SPOT_SPEC, ETFS)):
-            rows = read_window(
-                lake, spec, symbols, slot, slot + timedelta(minutes=5), cols
-            ).to_dicts()
-            assert sorted(r["symbol"] for r in rows) == sorted(symbols), (spec.name, rows)
-            for row in rows:
-                assert row["bucket_ts"] == slot, row
-                assert row["price"] is not None and row["price"] > 0, row
-                assert row["market_data_type"] == 1, row
+        assert_slot_in_lake(str(tmp_path / "lake"), slot)

@@ -27,21 +27,14 @@ import yaml
 from ib_futures.simulator.runner import SimulatorThread
 
 from .airflow_stack import ROOT, AirflowStack, StackError
+from .collection_checks import (
+    DAG_ID,
+    assert_slot_in_lake,
+    trading_slot,
+    trigger_and_expect_success,
+)
 
 pytestmark = pytest.mark.e2e
-
-DAG_ID = "futures_collection"
-FUTURES = ["ES", "NQ", "RTY"]
-ETFS = ["SPY", "QQQ", "IWM"]
-
-
-def trading_slot(now: datetime) -> datetime:
-    """The most recent 15:00 UTC slot at which futures and ETFs were both open."""
-    from ib_futures.demo import recent_trading_slots
-
-    slots = [s for s in recent_trading_slots(10_000, now) if (s.hour, s.minute) == (15, 0)]
-    assert slots, f"no trading day with a 15:00 UTC slot in the ten days before {now}"
-    return slots[-1]
 
 
 @pytest.fixture(scope="module")
@@ -91,41 +84,15 @@ def healthy_stack(workdir: Path, slot: datetime) -> Iterator[AirflowStack]:
 def test_rest_triggered_run_collects_into_delta(
     healthy_stack: AirflowStack, slot: datetime, workdir: Path
 ) -> None:
-    from ib_futures.lake.readers import read_window
-    from ib_futures.lake.schemas import FUTURES as FUTURES_SPEC
-    from ib_futures.lake.schemas import SPOT as SPOT_SPEC
-
     stack = healthy_stack
     t0 = time.monotonic()
     with stack.report_on_failure():
-        stack.wait_for_dag(DAG_ID)
-        stack.unpause(DAG_ID)
-        run_id = stack.trigger(DAG_ID, logical_date=slot, run_id=f"e2e_collect_{slot:%Y%m%dT%H%M}")
-        state = stack.wait_for_run(DAG_ID, run_id, timeout=120)
-        tasks = stack.task_states(DAG_ID, run_id)
-        assert (state, tasks) == (
-            "success",
-            {
-                "market_session": "success",
-                "skip": "skipped",
-                "collect": "success",
-                "write": "success",
-                "collection_complete": "success",
-            },
+        run_id = trigger_and_expect_success(
+            stack, slot, f"e2e_collect_{slot:%Y%m%dT%H%M}", timeout=120
         )
         print(f"run {run_id} succeeded {time.monotonic() - t0:.1f}s after the stack was up")
 
-        lake = str(workdir / "lake")
-        cols = ["symbol", "bucket_ts", "price", "market_data_type", "local_symbol"]
-        window = (slot, slot + timedelta(minutes=5))
-        for spec, symbols in ((FUTURES_SPEC, FUTURES), (SPOT_SPEC, ETFS)):
-            frame = read_window(lake, spec, symbols, *window, cols)
-            rows = frame.to_dicts()
-            assert sorted(r["symbol"] for r in rows) == sorted(symbols), (spec.name, rows)
-            for row in rows:
-                assert row["bucket_ts"] == slot, row
-                assert row["price"] is not None and row["price"] > 0, row
-                assert row["market_data_type"] == 1, row
+        assert_slot_in_lake(str(workdir / "lake"), slot)
         # A successful run's deadline is pruned: no alert for it.
         alerts = journal(workdir / "alerts.jsonl")
         assert [a for a in alerts if _same_instant(a.get("logical_date"), slot)] == []
@@ -220,6 +187,7 @@ def test_hung_gateway_fires_the_deadline_alert(
         if len(alerts_for_slot) != 1:
             problems.append(f"{len(alerts_for_slot)} alerts for one missed deadline")
         assert not problems, "\n".join(problems)
+
 
 def _same_instant(value: str | datetime | None, when: datetime) -> bool:
     if value is None:

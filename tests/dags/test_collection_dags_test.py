@@ -34,12 +34,22 @@ def stack(tmp_path_factory):
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
-    subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True,
-                   capture_output=True, timeout=180)
+    subprocess.run(
+        [str(BIN / "airflow"), "db", "migrate"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     with SimulatorProcess(start=(TRADING - timedelta(minutes=1)).isoformat(), seed=3) as sim:
         env["AIRFLOW_CONN_IB_DEFAULT"] = json.dumps(
-            {"conn_type": "ibkr", "host": "127.0.0.1", "port": sim.port,
-             "extra": {"connect_timeout": 5, "snapshot_timeout": 5}})
+            {
+                "conn_type": "ibkr",
+                "host": "127.0.0.1",
+                "port": sim.port,
+                "extra": {"connect_timeout": 5, "snapshot_timeout": 5},
+            }
+        )
         yield env, str(lake)
 
 
@@ -80,8 +90,9 @@ def test_trading_slot_then_rerun_then_skips(stack):
     assert "futures_snapshots: 3 in batch, 0 inserted, 3 already present" in out
     assert rows(lake) == stored
 
-    out = dags_test(env, TRADING + timedelta(minutes=5), {"dry_run": True,
-                                                          "instruments": ["ES", "SPY"]})
+    out = dags_test(
+        env, TRADING + timedelta(minutes=5), {"dry_run": True, "instruments": ["ES", "SPY"]}
+    )
     assert "dry_run=True" in out
     assert rows(lake) == stored
 
@@ -94,3 +105,58 @@ def test_trading_slot_then_rerun_then_skips(stack):
         assert "skip:" in out, reason
         assert "Marking run" in out and "successful" in out, reason
         assert rows(lake) == stored, reason
+
+
+def test_failed_instrument_keeps_the_good_rows_and_fails_the_run(tmp_path):
+    """The documented failure policy, in real Airflow: collect fails on every try (QQQ is
+    unknown to the gateway), the retries happen, then write stores the five good rows from the
+    last try's XCom and the run fails, so the gap is visible (and `dags test` exits 1)."""
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(
+        json.dumps(
+            {
+                "faults": [
+                    {"action": "error", "request": "contract_details", "symbol": "QQQ", "code": 200}
+                ]
+            }
+        )
+    )
+    lake = tmp_path / "lake"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "IB_FUTURES_LAKE_URI": str(lake),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    subprocess.run(
+        [str(BIN / "airflow"), "db", "migrate"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    start = (TRADING - timedelta(minutes=1)).isoformat()
+    with SimulatorProcess(start=start, seed=3, scenario=scenario) as sim:
+        env["AIRFLOW_CONN_IB_DEFAULT"] = json.dumps(
+            {"conn_type": "ibkr", "host": "127.0.0.1", "port": sim.port}
+        )
+        proc = subprocess.run(
+            [str(BIN / "airflow"), "dags", "test", "futures_collection", TRADING.isoformat()],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-4000:]
+    assert out.count("1 of 6 instruments not collected (QQQ)") == 3  # first try + 2 retries
+    assert "spot_snapshots: 2 in batch, 2 inserted" in out
+    assert "Marking run" in out and "failed" in out
+    stored = rows(str(lake))
+    assert [s for s, _ in stored["futures_snapshots"]] == ["ES", "NQ", "RTY"]
+    assert [s for s, _ in stored["spot_snapshots"]] == ["IWM", "SPY"]

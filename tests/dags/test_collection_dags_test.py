@@ -20,10 +20,9 @@ BIN = Path(sys.executable).parent
 TRADING = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 ET
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    home = tmp_path_factory.mktemp("airflow-home")
-    lake = home / "lake"
+def migrated_airflow(home, lake) -> dict[str, str]:
+    """The environment of an Airflow home with a migrated SQLite database, this checkout's
+    dags/ and plugins/, and ``lake`` as the lake; for ``airflow dags test`` subprocesses."""
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -41,6 +40,14 @@ def stack(tmp_path_factory):
         capture_output=True,
         timeout=180,
     )
+    return env
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow-home")
+    lake = home / "lake"
+    env = migrated_airflow(home, lake)
     with SimulatorProcess(start=(TRADING - timedelta(minutes=1)).isoformat(), seed=3) as sim:
         env["AIRFLOW_CONN_IB_DEFAULT"] = json.dumps(
             {
@@ -122,23 +129,7 @@ def test_failed_instrument_keeps_the_good_rows_and_fails_the_run(tmp_path):
         )
     )
     lake = tmp_path / "lake"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "IB_FUTURES_LAKE_URI": str(lake),
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
-    subprocess.run(
-        [str(BIN / "airflow"), "db", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
+    env = migrated_airflow(tmp_path, lake)
     start = (TRADING - timedelta(minutes=1)).isoformat()
     with SimulatorProcess(start=start, seed=3, scenario=scenario) as sim:
         env["AIRFLOW_CONN_IB_DEFAULT"] = json.dumps(

@@ -41,11 +41,12 @@ def test_same_batch_twice_leaves_one_row_per_key_and_no_new_version(lake: str) -
     first = write_snapshots(lake, records).as_dict()
     assert first["tables"]["futures_snapshots"]["rows_inserted"] == 3
     assert first["tables"]["spot_snapshots"]["rows_inserted"] == 3
+    assert first["tables"]["futures_snapshots"]["method"] == "append"  # new keys, proven by stats
     before = _versions(lake)
     second = write_snapshots(lake, records).as_dict()
     assert second["tables"]["futures_snapshots"] == {
         "rows_in_batch": 3, "rows_inserted": 0, "rows_already_present": 3,
-        "version": before["futures_snapshots"], "attempts": 1,
+        "version": before["futures_snapshots"], "attempts": 1, "method": "merge",
         "duration_ms": second["tables"]["futures_snapshots"]["duration_ms"],
     }  # fmt: skip
     assert _versions(lake) == before  # a merge that changes nothing commits nothing
@@ -67,7 +68,7 @@ def test_a_later_write_of_the_same_slot_keeps_the_first_values(lake: str) -> Non
 def test_table_is_created_with_schema_constraints_partitions_and_properties(lake: str) -> None:
     write_snapshots(lake, make_batch(SLOT, ("ES",)))
     dt = DeltaTable(table_uri(lake, "futures_snapshots"))
-    assert dt.version() == 1  # version 0: create (with constraints), version 1: the merge
+    assert dt.version() == 1  # version 0: create (with constraints), version 1: the write
     assert dt.metadata().partition_columns == ["bucket_date"]
     conf = dt.metadata().configuration
     for name, expr in FUTURES.constraints.items():
@@ -77,7 +78,9 @@ def test_table_is_created_with_schema_constraints_partitions_and_properties(lake
     fields = {f.name: f for f in dt.schema().fields}
     assert fields["bucket_ts"].type.type == "timestamp" and not fields["bucket_ts"].nullable
     assert fields["bid"].nullable and not fields["crossed"].nullable
-    assert dt.history(1)[0]["operation"] == "MERGE"
+    assert dt.history(1)[0]["operation"] == "WRITE"  # a new slot is appended
+    # its writer lane, versioned by the newest slot it wrote
+    assert dt.transaction_version("ib_futures/futures_snapshots/ES") == int(SLOT.timestamp())
     assert dt.protocol().min_writer_version >= 3
 
 
@@ -190,20 +193,22 @@ def test_write_retried_after_a_failure_never_duplicates_a_key(
 ) -> None:
     """The commit lands, then the attempt fails (as when a conflict or I/O error is reported
     after the fact): the retried merge must see the row and insert nothing."""
-    real = writer._execute_merge
+    real = writer._write_attempt
     calls = {"n": 0}
 
-    def flaky(*args: object, **kwargs: object) -> dict[str, object]:
+    def flaky(*args: object, **kwargs: object) -> tuple[str, int]:
         calls["n"] += 1
         result = real(*args, **kwargs)  # type: ignore[arg-type]
         if calls["n"] == 1:
             raise CommitFailedError("injected failure after commit")
         return result
 
-    monkeypatch.setattr(writer, "_execute_merge", flaky)
+    monkeypatch.setattr(writer, "_write_attempt", flaky)
     report = write_snapshots(lake, make_batch(SLOT, ("ES", "NQ")))
-    assert report.tables["futures_snapshots"].attempts == 2
-    monkeypatch.setattr(writer, "_execute_merge", real)
+    fut = report.tables["futures_snapshots"]
+    # the first attempt appended (new keys); the retry sees that file and merges nothing in
+    assert (fut.attempts, fut.method, fut.rows_inserted) == (2, "merge", 0)
+    monkeypatch.setattr(writer, "_write_attempt", real)
     # and a task-level retry of the whole batch after a crash
     write_snapshots(lake, make_batch(SLOT, ("ES", "NQ", "RTY")))
     fut = _rows(lake, "futures_snapshots")
@@ -239,3 +244,98 @@ def test_evolution_refuses_a_not_null_column_or_a_type_change(lake: str) -> None
     changed = dataclasses.replace(SPOT, columns=columns)
     with pytest.raises(SchemaConflictError, match="'volume' is double in the table, string"):
         ensure_table(uri, changed)
+
+
+def _fut_rows(*batches: list[dict[str, object]]) -> list[dict[str, object]]:
+    return validate_snapshots([r for b in batches for r in b]).rows["futures_snapshots"]
+
+
+def _frame(rows: list[dict[str, object]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=FUTURES.polars_schema(), orient="row")
+
+
+def test_statistics_prove_a_new_slot_new_and_a_stored_key_possibly_present(lake: str) -> None:
+    uri = table_uri(lake, "futures_snapshots")
+    morning = [SLOT + timedelta(minutes=5 * i) for i in (0, 1, 3)]  # slot 2 missed
+    for slot in morning:
+        merge_rows(uri, FUTURES, _fut_rows(make_batch(slot)))
+    table = DeltaTable(uri)
+    later = SLOT + timedelta(hours=1)
+    assert writer.keys_provably_new(table, FUTURES, _frame(_fut_rows(make_batch(later))))
+    # another day's partition: nothing there at all
+    assert writer.keys_provably_new(
+        table, FUTURES, _frame(_fut_rows(make_batch(SLOT + timedelta(days=1))))
+    )
+    # one stored key among new ones: the file of that slot could hold it
+    mixed = _fut_rows(make_batch(later), make_batch(morning[1], ("NQ",)))
+    assert not writer.keys_provably_new(table, FUTURES, _frame(mixed))
+    # a symbol not written in that slot: ES/NQ/RTY files span ES..RTY, so "NQX" falls inside
+    # (statistics are ranges, not sets), while "AAA" sorts before every stored symbol
+    assert not writer.keys_provably_new(
+        table, FUTURES, _frame(_fut_rows([make_record("NQX", morning[1])]))
+    )
+    assert writer.keys_provably_new(
+        table, FUTURES, _frame(_fut_rows([make_record("AAA", morning[1])]))
+    )
+    # the missed slot lies between two files: provably new
+    assert writer.keys_provably_new(
+        table, FUTURES, _frame(_fut_rows(make_batch(SLOT + timedelta(minutes=10))))
+    )
+    # after compaction one file spans the whole morning: the missed slot is no longer provable
+    table.optimize.compact()
+    table = DeltaTable(uri)
+    assert len(table.file_uris()) == 1
+    gap = _fut_rows(make_batch(SLOT + timedelta(minutes=10)))
+    assert not writer.keys_provably_new(table, FUTURES, _frame(gap))
+    assert writer.keys_provably_new(table, FUTURES, _frame(_fut_rows(make_batch(later))))
+    # and the write itself takes the merge path there, inserting every row once
+    result = merge_rows(uri, FUTURES, gap)
+    assert (result.method, result.rows_inserted) == ("merge", 3)
+
+
+def test_tables_without_writer_lanes_or_with_other_columns_always_merge(lake: str) -> None:
+    uri = table_uri(lake, "futures_snapshots")
+    rows = _fut_rows(make_batch(SLOT))
+    assert merge_rows(uri, dataclasses.replace(FUTURES, lane_column=None), rows).method == "merge"
+    later = _fut_rows(make_batch(SLOT + timedelta(hours=1)))
+    evolved = FUTURES.with_columns(Column("implied_vol", "double", True, "new in this test"))
+    ensure_table(uri, evolved)
+    # an older-shaped writer: the table has a column its rows lack, so it merges (filling null)
+    assert not writer.keys_provably_new(DeltaTable(uri), FUTURES, _frame(later))
+    assert merge_rows(uri, FUTURES, later).method == "merge"
+    with pytest.raises(ValueError, match="lane_column 'exchange' is not a key column"):
+        dataclasses.replace(FUTURES, lane_column="exchange")
+
+
+def test_an_append_from_a_stale_table_state_conflicts_and_never_duplicates(
+    lake: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writer B's statistics say "new" from a state read before writer A committed the same
+    keys; A's and B's commits share the symbols' writer lanes, so B's append must conflict,
+    and its retry (fresh state: A's file is there) merges nothing in."""
+    uri = table_uri(lake, "futures_snapshots")
+    merge_rows(uri, FUTURES, _fut_rows(make_batch(SLOT - timedelta(minutes=5))))
+    stale = DeltaTable(uri)
+    slot = _fut_rows(make_batch(SLOT))
+    a = merge_rows(uri, FUTURES, slot[:2])  # A writes ES and NQ of the slot
+    assert (a.method, a.rows_inserted) == ("append", 2)
+    assert writer.keys_provably_new(stale, FUTURES, _frame(slot))  # what B believes
+    monkeypatch.setattr(writer, "ensure_table", lambda *args, **kwargs: stale)
+    b = merge_rows(uri, FUTURES, slot)  # B writes ES, NQ and RTY of the same slot
+    assert (b.attempts, b.method, b.rows_inserted) == (2, "merge", 1)
+    fut = _rows(lake, "futures_snapshots")
+    assert fut.height == 6
+    assert fut.select("symbol", "bucket_ts").is_unique().all()
+
+
+def test_other_symbols_of_the_same_slot_do_not_conflict(
+    lake: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = table_uri(lake, "futures_snapshots")
+    merge_rows(uri, FUTURES, _fut_rows(make_batch(SLOT - timedelta(minutes=5))))
+    stale = DeltaTable(uri)
+    merge_rows(uri, FUTURES, _fut_rows(make_batch(SLOT, ("ES",))))
+    monkeypatch.setattr(writer, "ensure_table", lambda *args, **kwargs: stale)
+    b = merge_rows(uri, FUTURES, _fut_rows(make_batch(SLOT, ("NQ", "RTY"))))
+    assert (b.attempts, b.method, b.rows_inserted) == (1, "append", 2)
+    assert _rows(lake, "futures_snapshots").height == 6

@@ -56,6 +56,14 @@ class TableSpec:
     description: str = ""
     #: columns the weekly maintenance z-orders by (empty: plain compaction)
     z_order_by: tuple[str, ...] = ()
+    #: key column (few distinct values) naming the table's writer lanes: every commit carries one
+    #: Delta app transaction per value it writes, so two writers of the same value conflict even
+    #: when both only append. Enables the writer's append path (lake/writer.py); None: merge only
+    lane_column: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.lane_column is not None and self.lane_column not in self.key:
+            raise ValueError(f"{self.name}: lane_column {self.lane_column!r} is not a key column")
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -103,6 +111,7 @@ class TableSpec:
             properties=self.properties,
             description=self.description,
             z_order_by=self.z_order_by,
+            lane_column=self.lane_column,
         )
 
 
@@ -209,6 +218,7 @@ FUTURES = TableSpec(
     properties=MappingProxyType(SNAPSHOT_PROPERTIES),
     description="CME index futures (front month), one row per symbol per five-minute slot",
     z_order_by=("symbol", "bucket_ts"),
+    lane_column="symbol",
 )
 
 SPOT = TableSpec(
@@ -222,6 +232,7 @@ SPOT = TableSpec(
     properties=MappingProxyType(SNAPSHOT_PROPERTIES),
     description="Spot ETF references, one row per symbol per five-minute slot",
     z_order_by=("symbol", "bucket_ts"),
+    lane_column="symbol",
 )
 
 #: Which table a record goes to, by its ``asset_class``.

@@ -64,6 +64,10 @@ log = logging.getLogger(__name__)
 OnInvalid = Literal["fail", "reject"]
 ON_INVALID_CHOICES: tuple[str, ...] = ("fail", "reject")
 
+#: string statistics this long or longer are not trusted to bound the column (writers may
+#: truncate them to a prefix; delta-rs and Spark use 32 characters)
+STRING_STATS_PREFIX = 32
+
 #: post-commit hooks for every write: checkpoints as configured, no expired-log cleanup
 WRITE_HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
@@ -232,11 +236,12 @@ def keys_provably_new(table: DeltaTable, spec: TableSpec, frame: pl.DataFrame) -
         lo, hi = f"min.{k}", f"max.{k}"
         if lo not in files.columns or hi not in files.columns:
             continue  # no statistics for this column: it rules nothing out
-        slack = pl.duration(milliseconds=1) if frame.schema[k].is_temporal() else None
-        low = pl.col(lo) - slack if slack is not None else pl.col(lo)
-        high = pl.col(hi) + slack if slack is not None else pl.col(hi)
-        inside = pl.col(lo).is_null() | pl.col(hi).is_null() | pl.col(k).is_between(low, high)
-        could_hold = could_hold.filter(inside)
+        low, high, unknown = pl.col(lo), pl.col(hi), pl.col(lo).is_null() | pl.col(hi).is_null()
+        if frame.schema[k].is_temporal():  # Delta JSON statistics keep milliseconds
+            low, high = low - pl.duration(milliseconds=1), high + pl.duration(milliseconds=1)
+        elif frame.schema[k] == pl.String:  # long strings' statistics may be truncated prefixes
+            unknown = unknown | (pl.col(hi).str.len_chars() >= STRING_STATS_PREFIX)
+        could_hold = could_hold.filter(unknown | pl.col(k).is_between(low, high))
     return could_hold.is_empty()
 
 

@@ -189,9 +189,10 @@ class DeltaWriteOperator(BaseOperator):
         for name, t in report.tables.items():
             if t.rows_in_batch:
                 self.log.info(
-                    "%s: %d in batch, %d inserted, %d already present, version %s, %d attempt(s)",
+                    "%s: %d in batch, %d inserted, %d already present, version %s, %d attempt(s), "
+                    "by %s",
                     name, t.rows_in_batch, t.rows_inserted, t.rows_already_present, t.version,
-                    t.attempts,
+                    t.attempts, t.method,
                 )  # fmt: skip
         return report.as_dict()
 

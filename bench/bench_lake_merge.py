@@ -153,7 +153,7 @@ def history(
 def build(uri: str, spec: TableSpec, rows: pl.DataFrame) -> None:
     create_table(uri, spec)
     write_deltalake(uri, rows, mode="append")
-    maintain_table(uri, vacuum_retention_hours=168, log_retention_hours=720)
+    maintain_table(uri, vacuum_retention_hours=168, log_retention_hours=168)
 
 
 def add_backlog(uri: str, until: datetime, days: int) -> int:

@@ -10,7 +10,7 @@ tables, one commit per table per slot), then measures, before and after
   (:func:`read_pair_window`), the freshness read (:func:`latest_per_symbol`);
 * the latency of further writes.
 
-Maintenance runs with the production retention (168 h files / 720 h log): the log stops
+Maintenance runs with the production retention (168 h files and log): the log stops
 referencing the small files at once, while they stay on disk until a later vacuum; a final
 ``vacuum`` with zero retention shows what the disk looks like a week later.
 

@@ -232,7 +232,7 @@ class SessionConfig(StrictModel):
 class RetentionConfig(StrictModel):
     """``storage.retention``: Delta table maintenance."""
 
-    log_retention_hours: int = Field(default=720, ge=1)
+    log_retention_hours: int = Field(default=168, ge=1)
     vacuum_retention_hours: int = Field(default=168, ge=0)
     checkpoint_interval: int = Field(default=50, ge=1)
 

@@ -149,7 +149,7 @@ def maintain_table(
     uri: str,
     *,
     vacuum_retention_hours: int = 168,
-    log_retention_hours: int = 720,
+    log_retention_hours: int = 168,
     checkpoint_interval: int | None = None,
     z_order_by: Sequence[str] | None = None,
     storage_options: StorageOptions | None = None,
@@ -197,7 +197,7 @@ def maintain_lake(
     tables: Iterable[str] = DEFAULT_TABLES,
     *,
     vacuum_retention_hours: int = 168,
-    log_retention_hours: int = 720,
+    log_retention_hours: int = 168,
     checkpoint_interval: int | None = None,
     storage_options: StorageOptions | None = None,
 ) -> dict[str, MaintenanceResult]:

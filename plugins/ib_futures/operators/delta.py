@@ -235,7 +235,7 @@ class DeltaMaintenanceOperator(BaseOperator):
         lake_uri: str | None = None,
         tables: Sequence[str] = SNAPSHOT_TABLE_NAMES,
         vacuum_retention_hours: int | str = 168,
-        log_retention_hours: int | str = 720,
+        log_retention_hours: int | str = 168,
         checkpoint_interval: int | str | None = None,
         aws_conn_id: str | None = None,
         storage_options: dict[str, str] | None = None,

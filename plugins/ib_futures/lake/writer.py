@@ -1,6 +1,6 @@
 """Idempotent snapshot writes: validate, route by asset class, merge on ``(symbol, bucket_ts)``.
 
-Why each choice (measured figures in /work/shared/reference/delta-polars.md and bench/README.md):
+Why each choice (measured figures in bench/README.md, "Delta Lake"):
 
 * **Insert-only merge on the key.** A retry or re-run of a slot inserts nothing twice; the first
   write of a slot wins (it is the snapshot closest to the slot). A merge that inserts nothing

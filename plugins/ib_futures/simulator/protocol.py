@@ -3,7 +3,7 @@
 Every message is a 4-byte big-endian length followed by ASCII fields, each ended by NUL.
 The first field is the message id. The client opens with ``b"API\\0"`` plus one framed
 ``"v<min>..<max>[ options]"`` string; everything after that is ordinary framed messages
-(see /work/shared/reference/ib-protocol.md, section 1, and ``ib_async/client.py``).
+(see ``ib_async/client.py`` and ``ib_async/connection.py`` in the installed client).
 """
 
 from __future__ import annotations

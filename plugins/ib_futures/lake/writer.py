@@ -221,9 +221,9 @@ def keys_provably_new(table: DeltaTable, spec: TableSpec, frame: pl.DataFrame) -
     if {f.name for f in table.schema().fields} != set(frame.columns):
         return False
     files = pl.DataFrame(table.get_add_actions(flatten=True))
+    if files.is_empty():
+        return True
     for col in spec.partition_by:
-        if files.is_empty():
-            return True
         if f"partition.{col}" not in files.columns:
             return False
         files = files.filter(

@@ -53,11 +53,12 @@ def build_lake(lake: str, days: int) -> int:
 
 def candidate(lake: str, lookback_days: int, report: bool) -> dict[str, float]:
     """The DAG's work for one week: analyse three pairs, write the rows, render the report."""
-    from ib_futures.analysis.config import PAIRS, AnalysisConfig
+    from ib_futures.analysis.config import DEFAULT_PAIRS as PAIRS
+    from ib_futures.analysis.config import AnalysisSettings
     from ib_futures.analysis.pipeline import run_pair
 
     t0 = time.perf_counter()
-    cfg = AnalysisConfig()
+    cfg = AnalysisSettings()
     rows = [run_pair(lake, f, e, END - timedelta(days=lookback_days), END, cfg) for f, e in PAIRS]
     t1 = time.perf_counter()
     out = {"analyse": t1 - t0}
@@ -78,7 +79,8 @@ def baseline(lake: str, lookback_days: int) -> dict[str, float]:
     """Load both tables whole, then run the same analysis on the in-memory frames."""
     import polars as pl
 
-    from ib_futures.analysis.config import PAIRS, AnalysisConfig
+    from ib_futures.analysis.config import DEFAULT_PAIRS as PAIRS
+    from ib_futures.analysis.config import AnalysisSettings
     from ib_futures.analysis.pipeline import analyse_pair
 
     t0 = time.perf_counter()
@@ -86,7 +88,7 @@ def baseline(lake: str, lookback_days: int) -> dict[str, float]:
         [pl.read_delta(f"{lake}/futures_snapshots"), pl.read_delta(f"{lake}/spot_snapshots")]
     )
     t1 = time.perf_counter()
-    cfg = AnalysisConfig()
+    cfg = AnalysisSettings()
     for f, e in PAIRS:
         pair = everything.filter(pl.col("symbol").is_in([f, e]))
         analyse_pair(pair, f, e, END - timedelta(days=lookback_days), END, cfg)

@@ -3,7 +3,7 @@
 Ours (``ib_futures.ib.collector.run_cycle``: every instrument requested at once, change metrics
 from the stored history) side by side with a sequential baseline (resolve and snapshot one
 instrument at a time, as a hand-written loop would) in the same process, against the same
-simulator, each in a fresh read-only session. The simulator delays every snapshot by 250 ms.
+simulator, each in a fresh read-only gateway connection. The simulator delays every snapshot by 250 ms.
 Also counts the historical requests on the wire in steady state (the stored history holds the
 previous session close): the target is zero.
 
@@ -22,7 +22,7 @@ from ib_futures.core.config import load_config
 from ib_futures.core.instruments import select_instruments
 from ib_futures.ib.collector import run_cycle
 from ib_futures.ib.contracts import resolve_one
-from ib_futures.ib.session import open_session
+from ib_futures.ib.gateway import connect_gateway
 from ib_futures.ib.settings import GatewaySettings
 from ib_futures.ib.snapshots import collect_snapshots
 from ib_futures.simulator import SimulatorThread
@@ -46,9 +46,9 @@ def stored_history(symbols, since, until):
 async def ours(settings: GatewaySettings, instruments) -> tuple[float, int, int]:
     cfg = load_config()
     t0 = time.perf_counter()
-    async with open_session(settings) as session:
+    async with connect_gateway(settings) as gateway:
         result = await run_cycle(
-            session,
+            gateway,
             instruments,
             SLOT,
             roll=cfg.roll_rule(),
@@ -66,10 +66,10 @@ async def sequential(settings: GatewaySettings, instruments) -> tuple[float, int
     cfg = load_config()
     t0 = time.perf_counter()
     got = 0
-    async with open_session(settings) as session:
+    async with connect_gateway(settings) as gateway:
         for inst in instruments:
-            rc = await resolve_one(session, inst, TRADE_DATE, cfg.roll_rule())
-            got += len((await collect_snapshots(session, [rc], SLOT)).snapshots)
+            rc = await resolve_one(gateway, inst, TRADE_DATE, cfg.roll_rule())
+            got += len((await collect_snapshots(gateway, [rc], SLOT)).snapshots)
     return time.perf_counter() - t0, got, 0
 
 

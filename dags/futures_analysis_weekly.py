@@ -11,19 +11,17 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
-from ib_futures.core.config import load_config
-from ib_futures.operators.analysis import (
+from ib_futures.airflow.operators.analysis import (
     AnalysisReportOperator,
     AnalysisResultsOperator,
     PairAnalysisOperator,
 )
-from ib_futures.operators.delta import DeltaMaintenanceOperator
+from ib_futures.airflow.operators.delta import DeltaMaintenanceOperator
+from ib_futures.core.config import load_config
 
 CONFIG = load_config()
 SETTINGS = CONFIG.analysis
 TZ = CONFIG.session.timezone
-#: AnalysisConfig fields taken from the configuration; the rest keep their documented defaults
-ANALYSIS_CONFIG = {"max_lag": SETTINGS.max_lag_slots, "min_pairs": SETTINGS.min_observations}
 
 DOC = """
 ### futures_analysis_weekly
@@ -82,38 +80,28 @@ with DAG(
         "execution_timeout": timedelta(minutes=20),
     },
 ) as dag:
+    # Every task finds the lake in the worker (DeltaLakeHook: lake connection
+    # delta_lake_default, else IB_FUTURES_LAKE_URI, else the config); retention and the analysis
+    # settings come from the config there too.
     maintain = DeltaMaintenanceOperator(
         task_id="maintain_tables",
-        lake_uri=CONFIG.lake_uri(),
         tables=["futures_snapshots", "spot_snapshots", "snapshot_rejects", "futures_analysis"],
-        vacuum_retention_hours=CONFIG.storage.retention.vacuum_retention_hours,
-        log_retention_hours=CONFIG.storage.retention.log_retention_hours,
-        checkpoint_interval=CONFIG.storage.retention.checkpoint_interval,
-        storage_options=CONFIG.storage.storage_options or None,
         execution_timeout=timedelta(minutes=45),
     )
     analyse = PairAnalysisOperator.partial(
         task_id="analyse_pair",
-        lake_uri=CONFIG.lake_uri(),
         lookback_days="{{ params.lookback_days }}",
-        analysis_config=ANALYSIS_CONFIG,
-        storage_options=CONFIG.storage.storage_options or None,
         map_index_template="{{ task.pair | join('/') }}",
         execution_timeout=timedelta(minutes=15),
     ).expand(pair=[list(p) for p in SETTINGS.pair_tuples()])
     results = AnalysisResultsOperator(
         task_id="write_results",
         rows=analyse.output,
-        lake_uri=CONFIG.lake_uri(),
-        storage_options=CONFIG.storage.storage_options or None,
         execution_timeout=timedelta(minutes=10),
     )
     report = AnalysisReportOperator(
         task_id="report",
         week_end="{{ ti.xcom_pull(task_ids='write_results')['week_end'] }}",
-        lake_uri=CONFIG.lake_uri(),
-        report_dir=str(CONFIG.report_dir()),
-        storage_options=CONFIG.storage.storage_options or None,
         execution_timeout=timedelta(minutes=10),
     )
 

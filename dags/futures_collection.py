@@ -20,11 +20,12 @@ from airflow.sdk import (
     TriggerRule,
 )
 
-from ib_futures.airflow_support import deadlines_enabled
+from ib_futures.airflow.context import deadlines_enabled
+from ib_futures.airflow.operators.collect import IBFuturesOperator
+from ib_futures.airflow.operators.delta import DeltaWriteOperator
+from ib_futures.airflow.operators.market_session import MarketSessionBranchOperator
 from ib_futures.core.config import load_config
-from ib_futures.operators.collect import IBFuturesOperator
-from ib_futures.operators.delta import DeltaWriteOperator
-from ib_futures.operators.session import MarketSessionBranchOperator
+from ib_futures.core.slot import SLOT_MINUTES
 
 CONFIG = load_config()
 ALERTS = CONFIG.alerts
@@ -59,9 +60,9 @@ with DAG(
     dag_id="futures_collection",
     description="CME index futures and ETF snapshots from IB into Delta Lake every 5 minutes",
     schedule=MultipleCronTriggerTimetable(
-        "*/5 18-23 * * 0",  # Sunday from the 18:00 ET open
-        "*/5 * * * 1-4",  # Monday-Thursday, the 17:00-18:00 halt shows as skipped runs
-        "*/5 0-16 * * 5",  # Friday until the 17:00 ET close
+        f"*/{SLOT_MINUTES} 18-23 * * 0",  # Sunday from the 18:00 ET open
+        f"*/{SLOT_MINUTES} * * * 1-4",  # Monday-Thursday; the 17:00-18:00 halt runs and skips
+        f"*/{SLOT_MINUTES} 0-16 * * 5",  # Friday until the 17:00 ET close
         timezone=CONFIG.session.timezone,
     ),
     start_date=pendulum.datetime(2026, 1, 1, tz=CONFIG.session.timezone),
@@ -94,7 +95,9 @@ with DAG(
     deadline=DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=timedelta(minutes=ALERTS.deadline_minutes),
-        callback=AsyncCallback("ib_futures.callbacks.missed_collection_alert", kwargs=NOTIFY),
+        callback=AsyncCallback(
+            "ib_futures.airflow.callbacks.missed_collection_alert", kwargs=NOTIFY
+        ),
     )
     if deadlines_enabled()
     else None,
@@ -112,12 +115,11 @@ with DAG(
         ib_conn_id="ib_default",
         pool="ib_gateway",
     )
+    # The lake (and its credentials) is resolved by the tasks in the worker: lake connection
+    # delta_lake_default, else IB_FUTURES_LAKE_URI, else the config (DeltaLakeHook).
     write = DeltaWriteOperator(
         task_id="write",
         snapshots=collect.output,
-        lake_uri=CONFIG.lake_uri(),
-        storage_options=CONFIG.storage.storage_options or None,
-        on_invalid=CONFIG.storage.on_invalid,
         dry_run="{{ params.dry_run }}",
         trigger_rule=TriggerRule.NONE_SKIPPED,
     )

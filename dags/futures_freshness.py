@@ -11,11 +11,10 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable
 
+from ib_futures.airflow.operators.freshness import FreshnessCheckOperator
 from ib_futures.core.config import load_config
-from ib_futures.operators.freshness import FreshnessCheckOperator
 
 CONFIG = load_config()
-NOTIFIER = CONFIG.alerts.notifier
 
 with DAG(
     dag_id="futures_freshness",
@@ -34,10 +33,5 @@ with DAG(
         "execution_timeout": timedelta(minutes=5),
     },
 ) as dag:
-    FreshnessCheckOperator(
-        task_id="check_freshness",
-        notifier=NOTIFIER.kind,
-        conn_id=NOTIFIER.conn_id,
-        to=list(NOTIFIER.to),
-        channel=NOTIFIER.channel,
-    )
+    # The lake and the notifier (alerts.notifier) are read in the worker, not at parse time.
+    FreshnessCheckOperator(task_id="check_freshness")

@@ -20,15 +20,15 @@ from analysis_reference import (
 )
 from scipy import stats
 
-from ib_futures.analysis.config import AnalysisConfig
+from ib_futures.analysis.config import AnalysisSettings
 from ib_futures.analysis.pipeline import analyse_pair
 from ib_futures.analysis.synthetic import synthetic_snapshots
 
 ES_SPY = (("ES", "SPY"),)
-NO_DAILY = AnalysisConfig(daily_lookback_days=7)
+NO_DAILY = AnalysisSettings(daily_lookback_days=7)
 
 
-def _run(frame: pl.DataFrame, days: int = 7, config: AnalysisConfig = NO_DAILY) -> dict:
+def _run(frame: pl.DataFrame, days: int = 7, config: AnalysisSettings = NO_DAILY) -> dict:
     return analyse_pair(frame, "ES", "SPY", WINDOW_END - timedelta(days=days), WINDOW_END, config)
 
 
@@ -78,7 +78,7 @@ def test_independent_random_walks_show_nothing_significant() -> None:
     start = WINDOW_END - 4 * WEEK
     frame = synthetic_snapshots(start, WINDOW_END, pairs=ES_SPY, link=False, seed=11)
     row = analyse_pair(
-        frame, "ES", "SPY", start, WINDOW_END, AnalysisConfig(daily_lookback_days=28)
+        frame, "ES", "SPY", start, WINDOW_END, AnalysisSettings(daily_lookback_days=28)
     )
     assert row["status"] == "ok"
     assert row["pearson_ci_low"] < 0.0 < row["pearson_ci_high"]
@@ -96,7 +96,7 @@ def test_figures_match_an_independent_numpy_scipy_computation() -> None:
     frame = synthetic_snapshots(
         start, WINDOW_END, pairs=ES_SPY, lead_slots=1, corr=0.5, seed=5, drop_fraction=0.03
     )
-    config = AnalysisConfig(daily_lookback_days=14, min_pairs=50)
+    config = AnalysisSettings(daily_lookback_days=14, min_observations=50)
     row = analyse_pair(frame, "ES", "SPY", start, WINDOW_END, config)
 
     _, fut = leg_returns(frame, "ES", calendar_slots("CME_Equity", start, WINDOW_END))
@@ -145,7 +145,7 @@ def test_figures_match_an_independent_numpy_scipy_computation() -> None:
 def test_overnight_change_model_matches_reference() -> None:
     start = WINDOW_END - timedelta(days=120)
     frame = synthetic_snapshots(start, WINDOW_END, pairs=ES_SPY, lead_slots=2, corr=0.9, seed=2)
-    config = AnalysisConfig(daily_lookback_days=120)
+    config = AnalysisSettings(daily_lookback_days=120)
     row = _run(frame, config=config)
     sched = mcal.get_calendar("XNYS").schedule("2026-07-01", "2026-11-21")
     price = {
@@ -179,7 +179,7 @@ def test_too_little_data_is_insufficient_never_zero(rows: int) -> None:
     frame = frame.sort("bucket_ts").head(rows)
     row = _run(frame)
     assert row["status"] == "insufficient_data"
-    assert f"need >= {NO_DAILY.min_pairs}" in row["reason"]
+    assert f"need >= {NO_DAILY.min_observations}" in row["reason"]
     assert f"/{row['etf_expected']} regular-hours slots present" in row["reason"]
     for key in (
         "pearson_r",
@@ -272,5 +272,5 @@ def test_delayed_quotes_are_left_out_and_counted() -> None:
     row = _run(frame)
     assert row["etf_non_live"] == 78 and row["fut_non_live"] == 0
     assert row["etf_present"] == 4 * 78 and row["etf_missing"] == 78
-    kept = _run(frame, config=AnalysisConfig(daily_lookback_days=7, live_only=False))
+    kept = _run(frame, config=AnalysisSettings(daily_lookback_days=7, live_only=False))
     assert kept["etf_non_live"] == 0 and kept["etf_present"] == 5 * 78

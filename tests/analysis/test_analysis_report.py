@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 from analysis_reference import WEEK, WINDOW_END
 
-from ib_futures.analysis.config import PAIRS, AnalysisConfig
+from ib_futures.analysis.config import DEFAULT_PAIRS as PAIRS
+from ib_futures.analysis.config import AnalysisSettings
 from ib_futures.analysis.pipeline import analyse_pair
 from ib_futures.analysis.report import report_directory, write_report
 from ib_futures.analysis.results import read_results, write_results
@@ -23,7 +24,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def stored_rows(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[dict]]:
     lake = str(tmp_path_factory.mktemp("lake"))
     frame = synthetic_snapshots(WINDOW_END - 5 * WEEK, WINDOW_END, lead_slots=1, seed=8)
-    config = AnalysisConfig(daily_lookback_days=35, min_train_days=10, min_oos_days=10)
+    config = AnalysisSettings(daily_lookback_days=35, min_train_days=10, min_oos_days=10)
     rows = [analyse_pair(frame, f, e, WINDOW_END - WEEK, WINDOW_END, config) for f, e in PAIRS]
     # one pair with too little data: the report must say so instead of drawing
     rows[2] = analyse_pair(frame.head(50), "RTY", "IWM", WINDOW_END - WEEK, WINDOW_END, config)

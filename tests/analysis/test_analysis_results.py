@@ -10,12 +10,13 @@ import pytest
 from analysis_reference import WEEK, WINDOW_END
 from deltalake import DeltaTable
 
-from ib_futures.analysis.config import PAIRS, AnalysisConfig
+from ib_futures.analysis.config import DEFAULT_PAIRS as PAIRS
+from ib_futures.analysis.config import AnalysisSettings
 from ib_futures.analysis.pipeline import analyse_pair, run_pair
 from ib_futures.analysis.results import RESULTS, read_results, rows_frame, write_results
 from ib_futures.analysis.synthetic import synthetic_snapshots, write_synthetic_lake
 
-CONFIG = AnalysisConfig(daily_lookback_days=7)
+CONFIG = AnalysisSettings(daily_lookback_days=7)
 
 
 @pytest.fixture(scope="module")

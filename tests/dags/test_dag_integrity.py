@@ -94,7 +94,7 @@ def test_collection_deadline_alert_calls_the_package_callback(bag):
 
 
 def test_deadline_is_left_off_only_under_airflow_dags_test():
-    from ib_futures.airflow_support import deadlines_enabled
+    from ib_futures.airflow.context import deadlines_enabled
 
     assert deadlines_enabled(["/x/bin/airflow", "dags", "test", "futures_collection"], {}) is False
     assert deadlines_enabled(["/x/bin/airflow", "scheduler"], {}) is True

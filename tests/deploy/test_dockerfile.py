@@ -404,7 +404,7 @@ def test_dockerfile_pip_commands_install_a_working_provider(tmp_path: Path) -> N
         pyproject()["project"]["entry-points"]["apache_airflow_provider"]["provider_info"]
     ]
     assert info["provider"] is True
-    assert info["hook"] == "ib_futures.hooks.ib.IBHook"
+    assert info["hook"] == "ib_futures.airflow.hooks.ib.IBHook"
 
     check = subprocess.run(
         [str(python), "-m", "pip", "check"], env=env, capture_output=True, text=True, check=False

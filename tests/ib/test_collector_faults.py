@@ -1,6 +1,6 @@
 """The collection cycle against the simulator: the real ib_async client, each fault, asserted.
 
-Documented outcomes (see ib_futures.ib.snapshots / ib.session):
+Documented outcomes (see ib_futures.ib.snapshots / ib.gateway):
 
 * connection refused           -> GatewayError naming the gateway, fast
 * dropped mid-request          -> ConnectionError; no snapshot is returned at all
@@ -27,7 +27,7 @@ from ib_futures.core.contracts import RollRule
 from ib_futures.core.instruments import select_instruments
 from ib_futures.ib.collector import run_cycle
 from ib_futures.ib.contracts import resolve_all
-from ib_futures.ib.session import ClientIdInUse, GatewayError, open_session
+from ib_futures.ib.gateway import ClientIdInUse, GatewayError, connect_gateway
 from ib_futures.ib.settings import GatewaySettings
 from ib_futures.ib.snapshots import collect_snapshots
 from ib_futures.simulator.testing import connect_ib, free_port
@@ -48,7 +48,7 @@ def settings(port: int, **kw) -> GatewaySettings:
 
 def cycle(port: int, instruments=ALL, history=None, **kw):
     async def main():
-        async with open_session(settings(port, **kw), lease_dir=None) as s:
+        async with connect_gateway(settings(port, **kw), lease_dir=None) as s:
             return await run_cycle(
                 s, instruments, SLOT, roll=RollRule(), trade_date=TRADE_DATE, history_source=history
             )
@@ -167,7 +167,7 @@ def test_not_subscribed_354(simulator_factory, fallback, collected):
 
 def test_stale_cached_ticker_after_10197_is_rejected(ib_simulator):
     async def main():
-        async with open_session(settings(ib_simulator.port)) as s:
+        async with connect_gateway(settings(ib_simulator.port)) as s:
             resolved, _ = await resolve_all(
                 s, select_instruments(CFG, ["ES"]), TRADE_DATE, RollRule()
             )
@@ -199,7 +199,7 @@ def test_client_id_in_use_326_is_detected_at_once(ib_simulator):
         assert time.monotonic() - t0 < 2  # not the 5 s connect timeout
 
         async def main():
-            async with open_session(
+            async with connect_gateway(
                 settings(ib_simulator.port, client_id_range=(150, 151), connect_timeout=5)
             ) as s:
                 return s.client_id
@@ -216,7 +216,7 @@ def test_concurrent_sessions_never_share_a_client_id(ib_simulator, tmp_path):
 
     def run():
         async def main():
-            async with open_session(
+            async with connect_gateway(
                 settings(ib_simulator.port, client_id_range=(300, 303)), lease_dir=tmp_path
             ) as s:
                 barrier.wait(timeout=10)
@@ -271,7 +271,7 @@ def test_connectivity_notices_during_collection(ib_simulator, codes, kept):
 )
 def test_front_month_from_gateway_details_both_sides_of_roll(ib_simulator, on, expected):
     async def main():
-        async with open_session(settings(ib_simulator.port)) as s:
+        async with connect_gateway(settings(ib_simulator.port)) as s:
             return await resolve_all(s, select_instruments(CFG, ["ES"]), on, RollRule())
 
     resolved, failed = asyncio.run(main())

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ib_futures.analysis.basis import basis_stats
-from ib_futures.analysis.config import ANALYSIS_VERSION, AnalysisConfig, pair_name
+from ib_futures.analysis.config import ANALYSIS_VERSION, AnalysisSettings, pair_name
 from ib_futures.analysis.correlation import (
     correlation_summary,
     daily_correlation,
@@ -51,7 +51,7 @@ def week_end_of(window_start: datetime, window_end: datetime) -> str:
 
 
 def daily_window_start(
-    window_start: datetime, window_end: datetime, config: AnalysisConfig
+    window_start: datetime, window_end: datetime, config: AnalysisSettings
 ) -> datetime:
     """Start of the history the daily (overnight) model uses: never later than the window's."""
     return min(window_start, window_end - timedelta(days=config.daily_lookback_days))
@@ -63,7 +63,7 @@ PREVIOUS_SESSION_MARGIN = timedelta(days=5)
 
 
 def read_window_start(
-    window_start: datetime, window_end: datetime, config: AnalysisConfig
+    window_start: datetime, window_end: datetime, config: AnalysisSettings
 ) -> datetime:
     """Where the prices handed to :func:`analyse_pair` should start."""
     return daily_window_start(window_start, window_end, config) - PREVIOUS_SESSION_MARGIN
@@ -144,7 +144,7 @@ def analyse_pair(
     etf_symbol: str,
     window_start: datetime,
     window_end: datetime,
-    config: AnalysisConfig | None = None,
+    config: AnalysisSettings | None = None,
     *,
     computed_at: datetime | None = None,
 ) -> dict[str, Any]:
@@ -156,7 +156,7 @@ def analyse_pair(
     """
     import polars as pl
 
-    cfg = config or AnalysisConfig()
+    cfg = config or AnalysisSettings()
     if window_end <= window_start:
         raise ValueError(f"empty window [{window_start}, {window_end})")
     if "contract" not in prices.columns or "market_data_type" not in prices.columns:
@@ -192,7 +192,7 @@ def analyse_pair(
         "daily_window_start": daily_start.astimezone(UTC).isoformat(),
         "computed_at": (computed_at or datetime.now(UTC)).astimezone(UTC).isoformat(),
         "analysis_version": ANALYSIS_VERSION,
-        "config_json": to_json(cfg.as_dict()),
+        "config_json": to_json(cfg.tunables()),
         "n_pairs": n_pairs,
     }
     for prefix, cov in (("fut", fut_cov), ("etf", etf_cov)):
@@ -226,9 +226,9 @@ def analyse_pair(
     )
 
     reasons: list[str] = []
-    if n_pairs < cfg.min_pairs:
+    if n_pairs < cfg.min_observations:
         reasons.append(
-            f"{n_pairs} paired 5-minute returns (need >= {cfg.min_pairs}); "
+            f"{n_pairs} paired 5-minute returns (need >= {cfg.min_observations}); "
             f"{futures_symbol} {fut_cov.present}/{fut_cov.expected} slots, "
             f"{etf_symbol} {etf_cov.present}/{etf_cov.expected} regular-hours slots present"
             + (
@@ -280,10 +280,10 @@ def analyse_pair(
     )
 
     # -- lead-lag ---------------------------------------------------------------------------
-    ll = lead_lag(pr, cfg.max_lag, cfg.alpha) if enough else None
+    ll = lead_lag(pr, cfg.max_lag_slots, cfg.alpha) if enough else None
     row.update(
         {
-            "xcorr_max_lag": cfg.max_lag,
+            "xcorr_max_lag": cfg.max_lag_slots,
             "xcorr_peak_lag": ll.peak.lag if ll else None,
             "xcorr_peak_r": as_float(ll.peak.r) if ll else None,
             "xcorr_peak_n": ll.peak.n if ll else None,
@@ -355,13 +355,13 @@ def run_pair(
     etf_symbol: str,
     window_start: datetime,
     window_end: datetime,
-    config: AnalysisConfig | None = None,
+    config: AnalysisSettings | None = None,
     storage_options: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Read the pair's prices for the window (and the daily model's history) and analyse."""
     from ib_futures.analysis.source import load_pair_prices
 
-    cfg = config or AnalysisConfig()
+    cfg = config or AnalysisSettings()
     prices = load_pair_prices(
         lake_uri,
         futures_symbol,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ib_futures.analysis.charts import CHARTS
+
+log = logging.getLogger(__name__)
 
 REPORT_DIR_ENV = "IB_FUTURES_REPORT_DIR"
 REPORT_SUBDIR = ("reports", "futures_analysis")
@@ -172,3 +175,25 @@ def write_report(
     directory, fallback = report_directory(lake_uri, week_end, local_dir)
     html_path, charts = render_report(rows, directory)
     return ReportFiles(str(directory), html_path, charts, fallback)
+
+
+def write_weekly_report(
+    lake_uri: str,
+    week_end: str,
+    pairs: Sequence[str] | None = None,
+    *,
+    storage_options: dict[str, str] | None = None,
+    local_dir: str | None = None,
+) -> ReportFiles:
+    """Read one week's rows from ``futures_analysis`` and :func:`write_report` them.
+
+    :raises ValueError: when the table holds no row for that week (and pairs).
+    """
+    from ib_futures.analysis.results import read_results
+
+    rows = read_results(lake_uri, week_end, pairs, storage_options=storage_options).to_dicts()
+    if not rows:
+        raise ValueError(f"futures_analysis has no rows for week_end={week_end}")
+    for row in rows:
+        log.info("%s", row["summary"])
+    return write_report(lake_uri, rows, local_dir=local_dir)

@@ -169,18 +169,12 @@ def write_results(
     lake_uri: str,
     rows: Sequence[Mapping[str, Any]],
     storage_options: dict[str, str] | None = None,
-    max_attempts: int = 6,
+    max_attempts: int = 8,
 ) -> int:
     """Replace the rows' (week_end, pair) keys with ``rows`` in one commit; return the version."""
     from deltalake import write_deltalake
-    from deltalake.exceptions import CommitFailedError
-    from tenacity import (
-        Retrying,
-        retry_if_exception_type,
-        stop_after_attempt,
-        wait_random_exponential,
-    )
 
+    from ib_futures.lake.retry import commit_retrying
     from ib_futures.lake.storage import table_uri
     from ib_futures.lake.tables import ensure_table
 
@@ -191,18 +185,34 @@ def write_results(
         raise ValueError("result rows repeat a (week_end, pair) key")
     uri = table_uri(lake_uri, RESULTS_TABLE)
     predicate = replace_predicate(rows)
-    for attempt in Retrying(
-        retry=retry_if_exception_type(CommitFailedError),
-        stop=stop_after_attempt(max_attempts),
-        wait=wait_random_exponential(multiplier=0.05, max=1.0),
-        reraise=True,
-    ):
+    for attempt in commit_retrying(RESULTS_TABLE, max_attempts):
         with attempt:
             table = ensure_table(uri, RESULTS, storage_options)
             write_deltalake(table, frame, mode="overwrite", predicate=predicate)
             table.update_incremental()
             return int(table.version())
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def store_week(
+    lake_uri: str,
+    rows: Sequence[Mapping[str, Any]],
+    storage_options: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """:func:`write_results`, and what was written: ``{"table", "version", "week_end",
+    "weeks", "pairs", "statuses"}`` (the weekly DAG's XCom)."""
+    from ib_futures.lake.storage import table_uri
+
+    version = write_results(lake_uri, rows, storage_options=storage_options)
+    weeks = sorted({str(r["week_end"]) for r in rows})
+    return {
+        "table": table_uri(lake_uri, RESULTS_TABLE),
+        "version": version,
+        "week_end": weeks[-1],
+        "weeks": weeks,
+        "pairs": [r["pair"] for r in rows],
+        "statuses": {r["pair"]: r["status"] for r in rows},
+    }
 
 
 def read_results(

@@ -15,10 +15,11 @@ early-close days) even when ``collection.etf_hours`` is ``extended``. So:
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from ib_futures.analysis.config import EXCHANGE_TZ, SLOT_MINUTES
+from ib_futures.analysis.config import EXCHANGE_TZ
+from ib_futures.core.slot import SLOT
 
 if TYPE_CHECKING:
     import polars as pl
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from ib_futures.core.session import MarketSession
     from ib_futures.core.snapshot import AssetClass
 
-SLOT = timedelta(minutes=SLOT_MINUTES)
 
 
 def _regular_hours(cfg: FuturesConfig | None) -> FuturesConfig:

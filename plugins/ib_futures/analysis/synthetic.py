@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ib_futures.analysis.config import PAIRS
 from ib_futures.analysis.slots import SLOT, etf_expected_slots, futures_expected_slots
+from ib_futures.core.instruments import DEFAULT_PAIRS as PAIRS
 from ib_futures.core.snapshot import RECORD_KEYS
 
 if TYPE_CHECKING:

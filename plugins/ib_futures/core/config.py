@@ -58,7 +58,6 @@ from ib_futures.core.instruments import DEFAULT_PAIRS
 __all__ = [
     "CONFIG_ENV",
     "CONFIG_FILENAME",
-    "LAKE_URI_ENV",
     "AlertsConfig",
     "AnalysisSettings",
     "CollectionConfig",
@@ -78,7 +77,6 @@ __all__ = [
 ]
 
 CONFIG_ENV = "IB_FUTURES_CONFIG"
-LAKE_URI_ENV = "IB_FUTURES_LAKE_URI"
 _RELATIVE = Path("include") / "config" / CONFIG_FILENAME
 
 # --------------------------------------------------------------------------- root
@@ -174,7 +172,7 @@ class FuturesConfig(StrictModel):
 
     def base_dir(self) -> Path:
         """The directory relative local paths (``storage.lake_uri``, ``analysis.report_dir``)
-        resolve against: the project root that holds ``include/config/<file>`` when the file
+        resolve against (the lake itself is resolved by ``ib_futures.lake.storage.resolve_lake``): the project root that holds ``include/config/<file>`` when the file
         lies there, else the config file's own directory; for a configuration built in code,
         ``$AIRFLOW_HOME`` if set, else the current directory."""
         if self._source is not None:
@@ -189,15 +187,6 @@ class FuturesConfig(StrictModel):
         """``value`` with ``~`` expanded, made absolute against :meth:`base_dir`."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir() / p
-
-    def lake_uri(self) -> str:
-        """The lake location: ``$IB_FUTURES_LAKE_URI`` if set and non-empty, else
-        ``storage.lake_uri``. URIs with a scheme (``s3://``, ``file://``, ...) are returned
-        as given; a local path is made absolute with :meth:`resolve_path`."""
-        raw = os.environ.get(LAKE_URI_ENV, "").strip() or self.storage.lake_uri
-        if "://" in raw:
-            return raw
-        return str(self.resolve_path(raw))
 
     def report_dir(self) -> Path:
         """``analysis.report_dir`` as an absolute path."""

@@ -21,6 +21,7 @@ from pydantic import (
 
 from ib_futures.core.contracts import RollRule
 from ib_futures.core.instruments import DEFAULT_INSTRUMENTS, DEFAULT_PAIRS, AssetClass
+from ib_futures.core.slot import SLOT_MINUTES
 from ib_futures.core.snapshot import MARKET_DATA_TYPES
 
 MarketDataType = Literal["live", "frozen", "delayed", "delayed_frozen"]
@@ -90,7 +91,7 @@ class CollectionConfig(StrictModel):
     """``collection``: what is collected, how often and how."""
 
     instruments: list[str] = Field(default_factory=lambda: list(DEFAULT_INSTRUMENTS), min_length=1)
-    interval_minutes: int = 5
+    interval_minutes: int = SLOT_MINUTES
     roll: RollConfig = Field(default_factory=RollConfig)
     market_data_type: MarketDataType = "live"
     delayed_fallback: bool = True
@@ -100,9 +101,16 @@ class CollectionConfig(StrictModel):
 
     @field_validator("interval_minutes")
     @classmethod
-    def _divides_hour(cls, v: int) -> int:
-        if v < 1 or 60 % v:
-            raise ValueError(f"{v} is not a divisor of 60")
+    def _fixed_slot(cls, v: int) -> int:
+        # One source of truth for the slot length (core.slot): the cron cadence, validation,
+        # history bars and the analysis all assume it, so another value is refused, not
+        # half-honoured.
+        if v != SLOT_MINUTES:
+            raise ValueError(
+                f"{v} is not supported: the slot length is fixed at {SLOT_MINUTES} minutes "
+                f"(IB's {SLOT_MINUTES}-minute bars fill missed slots, the analysis uses "
+                f"{SLOT_MINUTES}-minute returns); leave the key out or set {SLOT_MINUTES}"
+            )
         return v
 
     @property
@@ -271,12 +279,38 @@ class AlertsConfig(StrictModel):
 
 
 class AnalysisSettings(StrictModel):
-    """``analysis``: the weekly futures/ETF study."""
+    """``analysis``: the weekly futures/ETF study; the one model its code reads.
+
+    The pipeline (``ib_futures.analysis``) takes this model as it is, so a key here means the
+    same thing in the YAML file, in the DAG's overrides and in the stored ``config_json``.
+    Definitions of every figure: docs/analysis.md.
+    """
 
     pairs: list[list[str]] = Field(default_factory=lambda: [list(p) for p in DEFAULT_PAIRS])
+    #: days of data ending at the run's data interval end
     lookback_days: int = Field(default=7, ge=1, le=366)
+    #: cross-correlation at lags -max_lag_slots..+max_lag_slots
     max_lag_slots: int = Field(default=12, ge=1, le=288)
-    min_observations: int = Field(default=100, ge=2)
+    #: paired returns needed before any figure is reported (else ``insufficient_data``)
+    min_observations: int = Field(default=100, ge=4)
+    #: paired returns per rolling-correlation window (39 = half a regular session)
+    rolling_window: int = Field(default=39, ge=3)
+    #: the next-slot predictor is the futures return over this many slots
+    signal_slots: int = Field(default=1, ge=1)
+    #: training pairs before a walk-forward fold of the next-slot model is fitted
+    min_train_pairs: int = Field(default=60, ge=2)
+    #: out-of-sample predictions before predictive figures are reported
+    min_oos: int = Field(default=60, ge=2)
+    #: calendar days of history for the daily (overnight -> open-to-close) model
+    daily_lookback_days: int = Field(default=182, ge=1, le=3660)
+    #: training days before the daily model predicts a day
+    min_train_days: int = Field(default=20, ge=2)
+    #: out-of-sample days before daily figures are reported
+    min_oos_days: int = Field(default=20, ge=2)
+    #: significance level of every test
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    #: only live quotes (delayed data lags by minutes and would show as a spurious lead)
+    live_only: bool = True
     report_dir: str = Field(default="reports", min_length=1)
 
     @field_validator("pairs")
@@ -289,3 +323,7 @@ class AnalysisSettings(StrictModel):
 
     def pair_tuples(self) -> list[tuple[str, str]]:
         return [(p[0], p[1]) for p in self.pairs]
+
+    def tunables(self) -> dict[str, Any]:
+        """The settings that change a figure (stored with each result row)."""
+        return self.model_dump(exclude={"pairs", "lookback_days", "report_dir"})

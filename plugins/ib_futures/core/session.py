@@ -1,9 +1,9 @@
 """Collect or skip: the market session at a slot, as a pure function of the slot.
 
-A **slot** is an instant: an aware UTC datetime aligned to ``collection.interval_minutes``
-(five minutes). A run's slot is its data interval end, or ``dag_run.run_after`` floored to
-the interval when the run has no logical date (:func:`slot_for_run`); never the wall clock,
-so a retry or a backfill decides exactly as the live run did.
+A **slot** is an instant: an aware UTC datetime on a five-minute boundary (``core.slot``). A
+run's slot is its data interval end, or ``dag_run.run_after`` floored to the slot when the run
+has no logical date (:func:`~ib_futures.core.slot.slot_for_run`); never the wall clock, so a
+retry or a backfill decides exactly as the live run did.
 
 An instrument is collected at slot ``s`` when its market is open at that instant,
 ``open <= s < close``:
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ib_futures.core.calendars import MarketSession, Timeline, holiday_names, timeline
+from ib_futures.core.slot import SLOT, slot_for, slot_for_run
 from ib_futures.core.snapshot import AssetClass
 
 if TYPE_CHECKING:
@@ -328,25 +329,6 @@ def decide(
 # --------------------------------------------------------------------------- slots
 
 
-def slot_for(instant: datetime, interval_minutes: int = 5) -> datetime:
-    """``instant`` in UTC floored to the interval (``10:03:27`` -> ``10:00:00``)."""
-    t = _aware_utc(instant, "instant")
-    step = interval_minutes * 60
-    epoch = int(t.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % step, UTC)
-
-
-def slot_for_run(
-    data_interval_end: datetime | None, run_after: datetime | None, interval_minutes: int = 5
-) -> datetime:
-    """A run's slot: its data interval end, else (a manual or REST run without a logical
-    date) ``run_after``; either floored to the interval."""
-    instant = data_interval_end if data_interval_end is not None else run_after
-    if instant is None:
-        raise ValueError("a run needs a data interval end or run_after to have a slot")
-    return slot_for(instant, interval_minutes)
-
-
 def expected_slots(
     start: datetime,
     end: datetime,
@@ -356,12 +338,12 @@ def expected_slots(
     """Slots in ``[start, end)`` at which ``asset_class`` should have been collected."""
     cfg = cfg or _default_config()
     start, end = _aware_utc(start, "start"), _aware_utc(end, "end")
-    step = timedelta(minutes=cfg.collection.interval_minutes)
+    step = SLOT
     extended = _extended(asset_class, cfg)
     out: list[datetime] = []
     for s in sessions_between(start, end, asset_class, cfg):
         lo, hi = s.bounds(extended)
-        t = slot_for(max(lo, start), cfg.collection.interval_minutes)
+        t = slot_for(max(lo, start))
         if t < max(lo, start):
             t += step
         stop = min(hi, end)

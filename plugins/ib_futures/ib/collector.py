@@ -1,8 +1,9 @@
-"""One collection cycle: resolve, snapshot, add change metrics, in one gateway session.
+"""One collection cycle: resolve, snapshot, add change metrics, over one gateway connection.
 
 This is the whole job of ``IBFuturesOperator``, without Airflow: the operator only works out
-the slot and the instrument list, opens the session through the hook and hands XCom the
-records.
+the slot, opens the gateway connection through the hook and calls :func:`collect_slot`, which
+takes the instruments whose market is open (``core.session.decide``, the decision the branch
+made), collects them, logs each record and says which instruments failed and why.
 
 Change metrics come from the lake's own history of stored snapshots (``history_source``), so
 a steady-state cycle makes **no** historical request. Only when the stored history lacks the
@@ -17,11 +18,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ib_futures.core.contracts import RollRule
 from ib_futures.ib.contracts import ResolvedContract, resolve_all
+from ib_futures.ib.gateway import GatewayConnection
 from ib_futures.ib.snapshots import CollectionResult, collect_snapshots
+
+if TYPE_CHECKING:
+    from ib_futures.core.config import FuturesConfig
+    from ib_futures.core.instruments import Instrument
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +49,33 @@ class CycleStats:
 class CycleResult:
     collection: CollectionResult
     stats: CycleStats
+    #: the instruments the cycle set out to collect
+    wanted: tuple[str, ...] = ()
+
+    def records(self) -> list[dict[str, Any]]:
+        """The snapshots as JSON records (the XCom contract, ``core.snapshot.RECORD_KEYS``)."""
+        return [s.to_record() for s in self.collection.snapshots]
+
+    def failure_summary(self, slot: datetime) -> str | None:
+        """``None`` when every instrument was collected, else one line naming each failure."""
+        failures = self.collection.failures
+        if not failures:
+            return None
+        return (
+            f"slot {slot.isoformat()}: {len(failures)} of {len(self.wanted) or len(failures)} "
+            f"instruments not collected ({', '.join(sorted(failures))}); "
+            f"{len(self.collection.snapshots)} good snapshots"
+        )
 
 
 async def _history_for(
-    session: Any, rc: ResolvedContract, slot: datetime, stats: CycleStats
+    gateway: Any, rc: ResolvedContract, slot: datetime, stats: CycleStats
 ) -> PricePoints:
     from ib_futures.ib.history import HistoryUnavailable, recent_closes
 
     stats.historical_requests += 1
     try:
-        return await recent_closes(session, rc, slot)
+        return await recent_closes(gateway, rc, slot)
     except (HistoryUnavailable, TimeoutError) as exc:
         stats.history_failures[rc.symbol] = str(exc) or repr(exc)
         log.warning("change metrics for %s left empty: %s", rc.symbol, exc)
@@ -60,15 +83,15 @@ async def _history_for(
 
 
 async def run_cycle(
-    session: Any,
-    instruments: Sequence[Any],
+    gateway: GatewayConnection,
+    instruments: Sequence[Instrument],
     slot: datetime,
     *,
     roll: RollRule,
     trade_date: date,
     history_source: HistorySource | None = None,
     history_fallback: bool = True,
-    cfg: Any = None,
+    cfg: FuturesConfig | None = None,
 ) -> CycleResult:
     """Collect ``instruments`` for ``slot`` (UTC) in ``session``; see the module docstring.
 
@@ -78,11 +101,12 @@ async def run_cycle(
     import ib_futures.core.metrics as metrics
 
     stats = CycleStats()
-    resolved, unresolved = await resolve_all(session, list(instruments), trade_date, roll)
-    collection = await collect_snapshots(session, list(resolved.values()), slot)
+    wanted = tuple(i.symbol for i in instruments)
+    resolved, unresolved = await resolve_all(gateway, list(instruments), trade_date, roll)
+    collection = await collect_snapshots(gateway, list(resolved.values()), slot)
     collection.failures.update(unresolved)
     if not collection.snapshots:
-        return CycleResult(collection, stats)
+        return CycleResult(collection, stats, wanted)
 
     windows = {
         s.symbol: metrics.history_window(slot, s.asset_class, cfg) for s in collection.snapshots
@@ -104,7 +128,7 @@ async def run_cycle(
     fetched: dict[str, PricePoints] = {}
     if need and history_fallback:
         lists = await asyncio.gather(
-            *(_history_for(session, resolved[s.symbol], slot, stats) for s in need)
+            *(_history_for(gateway, resolved[s.symbol], slot, stats) for s in need)
         )
         fetched = {s.symbol: pts for s, pts in zip(need, lists, strict=True)}
 
@@ -129,4 +153,48 @@ async def run_cycle(
         )
         snap.change_source = source if (source and have_any) else None
         stats.change_sources[snap.symbol] = snap.change_source or "none"
-    return CycleResult(collection, stats)
+    return CycleResult(collection, stats, wanted)
+
+
+async def collect_slot(
+    gateway: GatewayConnection,
+    cfg: FuturesConfig,
+    slot: datetime,
+    symbols: Sequence[str],
+    history_source: HistorySource | None = None,
+) -> CycleResult:
+    """Collect ``symbols`` for ``slot`` with the configuration's rules, and log the outcome.
+
+    The contract month is the roll rule's for the slot's futures trading date; change metrics
+    come from ``history_source`` (stored snapshots) and, when it lacks the previous close and
+    ``collection.history_fallback`` is on, from IB's bars.
+    """
+    from ib_futures.core.instruments import select_instruments
+    from ib_futures.core.session import trade_date
+
+    result = await run_cycle(
+        gateway,
+        select_instruments(cfg, list(symbols)),
+        slot,
+        roll=cfg.roll_rule(),
+        trade_date=trade_date(slot, "FUT", cfg),
+        history_source=history_source,
+        history_fallback=cfg.collection.history_fallback,
+        cfg=cfg,
+    )
+    log_cycle(result)
+    return result
+
+
+def log_cycle(result: CycleResult, logger: logging.Logger = log) -> None:
+    """One line per record (prices, type, change metrics), the history count, each failure."""
+    for rec in result.records():
+        logger.info(
+            "%s %s bid=%s ask=%s last=%s type=%s changes(1h=%s, 4h=%s, on=%s, d=%s; %s)",
+            rec["symbol"], rec["local_symbol"], rec["bid"], rec["ask"], rec["last"],
+            rec["market_data_type"], rec["change_1h"], rec["change_4h"],
+            rec["change_overnight"], rec["change_daily"], rec["change_source"],
+        )  # fmt: skip
+    logger.info("historical requests this cycle: %d", result.stats.historical_requests)
+    for symbol, reason in sorted(result.collection.failures.items()):
+        logger.error("not collected: %s", reason if symbol in reason else f"{symbol}: {reason}")

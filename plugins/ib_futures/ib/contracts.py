@@ -22,7 +22,7 @@ from ib_futures.core.contracts import RollRule, choose_front_month
 if TYPE_CHECKING:
     from ib_async import Contract, ContractDetails
 
-    from ib_futures.ib.session import GatewaySession
+    from ib_futures.ib.gateway import GatewayConnection
 
 
 class InstrumentSpec(Protocol):
@@ -77,37 +77,37 @@ def _expiry_of(details: ContractDetails) -> date:
 
 
 async def _details(
-    session: GatewaySession, inst: InstrumentSpec, include_expired: bool
+    gateway: GatewayConnection, inst: InstrumentSpec, include_expired: bool
 ) -> list[ContractDetails]:
     query = _query_contract(inst)
     query.includeExpired = include_expired
     result = await asyncio.wait_for(
-        session.ib.reqContractDetailsAsync(query), session.settings.request_timeout
+        gateway.ib.reqContractDetailsAsync(query), gateway.settings.request_timeout
     )
     return list(result)
 
 
-def _codes_text(session: GatewaySession, since: int) -> str:
-    events = session.errors.events[since:]
+def _codes_text(gateway: GatewayConnection, since: int) -> str:
+    events = gateway.errors.events[since:]
     return "; ".join(f"IB error {e.code}: {e.message}" for e in events if e.req_id != -1) or (
         "no contract details returned"
     )
 
 
 async def resolve_one(
-    session: GatewaySession, inst: InstrumentSpec, on: date, roll: RollRule
+    gateway: GatewayConnection, inst: InstrumentSpec, on: date, roll: RollRule
 ) -> ResolvedContract:
     """Resolve one instrument; raises :class:`ContractResolutionError` naming the symbol."""
-    mark = len(session.errors.events)
+    mark = len(gateway.errors.events)
     try:
-        details = await _details(session, inst, include_expired=False)
+        details = await _details(gateway, inst, include_expired=False)
     except TimeoutError as exc:
         raise ContractResolutionError(
             f"{inst.symbol}: contract details request timed out after "
-            f"{session.settings.request_timeout:g}s"
+            f"{gateway.settings.request_timeout:g}s"
         ) from exc
     if not details:
-        raise ContractResolutionError(f"{inst.symbol}: {_codes_text(session, mark)}")
+        raise ContractResolutionError(f"{inst.symbol}: {_codes_text(gateway, mark)}")
     if inst.asset_class == "FUT":
         futures = [d for d in details if d.contract and d.contract.secType == "FUT"]
         try:
@@ -138,11 +138,11 @@ async def resolve_one(
 
 
 async def resolve_all(
-    session: GatewaySession, instruments: list[Any], on: date, roll: RollRule
+    gateway: GatewayConnection, instruments: list[Any], on: date, roll: RollRule
 ) -> tuple[dict[str, ResolvedContract], dict[str, str]]:
     """Resolve every instrument concurrently: (resolved by symbol, failure reason by symbol)."""
     results = await asyncio.gather(
-        *(resolve_one(session, inst, on, roll) for inst in instruments), return_exceptions=True
+        *(resolve_one(gateway, inst, on, roll) for inst in instruments), return_exceptions=True
     )
     resolved: dict[str, ResolvedContract] = {}
     failed: dict[str, str] = {}

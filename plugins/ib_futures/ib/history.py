@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ib_futures.core.pacing import HistoricalPacer
     from ib_futures.ib.contracts import ResolvedContract
-    from ib_futures.ib.session import GatewaySession
+    from ib_futures.ib.gateway import GatewayConnection
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def ib_end_datetime(end: datetime) -> str:
 
 
 async def recent_closes(
-    session: GatewaySession,
+    gateway: GatewayConnection,
     rc: ResolvedContract,
     end: datetime,
     *,
@@ -66,8 +66,8 @@ async def recent_closes(
     if wait > 0:
         log.info("pacing historical request for %s: waiting %.1fs", rc.symbol, wait)
         await asyncio.sleep(wait)
-    mark = len(session.errors.by_con_id.get(rc.con_id, []))
-    bars = await session.ib.reqHistoricalDataAsync(
+    mark = len(gateway.errors.by_con_id.get(rc.con_id, []))
+    bars = await gateway.ib.reqHistoricalDataAsync(
         rc.contract,
         endDateTime=ib_end_datetime(end),
         durationStr=duration,
@@ -75,10 +75,10 @@ async def recent_closes(
         whatToShow=what_to_show,
         useRTH=False,
         formatDate=2,
-        timeout=session.settings.request_timeout,
+        timeout=gateway.settings.request_timeout,
     )
     if not bars:
-        events = session.errors.by_con_id.get(rc.con_id, [])[mark:]
+        events = gateway.errors.by_con_id.get(rc.con_id, [])[mark:]
         why = "; ".join(f"IB error {e.code}: {e.message}" for e in events) or "no bars returned"
         raise HistoryUnavailable(f"{rc.symbol} ({rc.local_symbol}): historical bars: {why}")
     step = BAR_SIZES.get(bar_size, timedelta(minutes=5))

@@ -1,4 +1,4 @@
-"""Trustworthy market-data snapshots for many instruments in one session.
+"""Trustworthy market-data snapshots for many instruments over one gateway connection.
 
 All instruments are requested at once (``reqMktData(snapshot=True)`` each, concurrently), so a
 cycle costs about one snapshot latency, not six. Each answer is then checked before it may
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ib_async import Ticker
 
     from ib_futures.ib.contracts import ResolvedContract
-    from ib_futures.ib.session import GatewaySession
+    from ib_futures.ib.gateway import GatewayConnection
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,13 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _request(session: GatewaySession, rc: ResolvedContract, clock: Clock) -> _Answer:
-    ib = session.ib
-    mark = len(session.errors.by_con_id.get(rc.con_id, []))
+async def _request(gateway: GatewayConnection, rc: ResolvedContract, clock: Clock) -> _Answer:
+    ib = gateway.ib
+    mark = len(gateway.errors.by_con_id.get(rc.con_id, []))
     requested_at = clock()
     try:
         tickers = await asyncio.wait_for(
-            ib.reqTickersAsync(rc.contract), session.settings.snapshot_timeout
+            ib.reqTickersAsync(rc.contract), gateway.settings.snapshot_timeout
         )
     except TimeoutError:
         # ib_async leaves the request open; cancel it so the gateway frees the line.
@@ -95,9 +95,9 @@ async def _request(session: GatewaySession, rc: ResolvedContract, clock: Clock) 
             requested_at,
             None,
             [],
-            f"no snapshot within {session.settings.snapshot_timeout:g}s",
+            f"no snapshot within {gateway.settings.snapshot_timeout:g}s",
         )
-    codes = session.errors.codes_for(rc.con_id, mark)
+    codes = gateway.errors.codes_for(rc.con_id, mark)
     return _Answer(rc, tickers[0] if tickers else None, requested_at, clock(), codes)
 
 
@@ -150,7 +150,7 @@ def _to_snapshot(answer: _Answer, bucket_ts: datetime, clock: Clock) -> Snapshot
 
 def _judge(
     answer: _Answer,
-    session: GatewaySession,
+    gateway: GatewayConnection,
     events: list[tuple[datetime, int]],
     bucket_ts: datetime,
     clock: Clock,
@@ -165,7 +165,7 @@ def _judge(
     if bad:
         msgs = [
             e.message
-            for e in session.errors.by_con_id.get(answer.resolved.con_id, [])
+            for e in gateway.errors.by_con_id.get(answer.resolved.con_id, [])
             if e.code in bad
         ]
         return (
@@ -195,14 +195,14 @@ def _judge(
 
 
 async def collect_snapshots(
-    session: GatewaySession,
+    gateway: GatewayConnection,
     contracts: list[ResolvedContract],
     bucket_ts: datetime,
     *,
     clock: Clock = _utc_now,
 ) -> CollectionResult:
     """Snapshot every contract concurrently and keep only trustworthy answers."""
-    ib = session.ib
+    ib = gateway.ib
     events: list[tuple[datetime, int]] = []
 
     def on_error(req_id: int, code: int, message: str, contract: Any = None) -> None:
@@ -212,8 +212,8 @@ async def collect_snapshots(
 
     ib.errorEvent += on_error
     try:
-        answers = list(await asyncio.gather(*(_request(session, rc, clock) for rc in contracts)))
-        settings = session.settings
+        answers = list(await asyncio.gather(*(_request(gateway, rc, clock) for rc in contracts)))
+        settings = gateway.settings
         retry = [a for a in answers if NOT_SUBSCRIBED in a.error_codes]
         if retry and settings.delayed_fallback and settings.market_data_type in (1, 2):
             log.warning(
@@ -221,13 +221,13 @@ async def collect_snapshots(
                 ", ".join(a.resolved.symbol for a in retry),
             )
             ib.reqMarketDataType(3 if settings.market_data_type == 1 else 4)
-            again = await asyncio.gather(*(_request(session, a.resolved, clock) for a in retry))
+            again = await asyncio.gather(*(_request(gateway, a.resolved, clock) for a in retry))
             by_symbol = {a.resolved.symbol: a for a in again}
             answers = [by_symbol.get(a.resolved.symbol, a) for a in answers]
             ib.reqMarketDataType(settings.market_data_type)
         result = CollectionResult()
         for answer in answers:
-            verdict = _judge(answer, session, events, bucket_ts, clock)
+            verdict = _judge(answer, gateway, events, bucket_ts, clock)
             if isinstance(verdict, Snapshot):
                 result.snapshots.append(verdict)
             else:

@@ -27,9 +27,8 @@ from typing import Any
 
 import polars as pl
 from deltalake import DeltaTable
-from deltalake.exceptions import CommitFailedError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from ib_futures.lake.retry import commit_retrying
 from ib_futures.lake.schemas import ALL_TABLES, SPECS_BY_NAME
 from ib_futures.lake.storage import StorageOptions, table_uri
 from ib_futures.lake.tables import open_table
@@ -59,14 +58,14 @@ class MaintenanceResult:
         d["duration_ms"] = round(self.duration_ms, 1)
         return d
 
-
-def _retrying(max_attempts: int = 6) -> Retrying:
-    return Retrying(
-        retry=retry_if_exception_type(CommitFailedError),
-        stop=stop_after_attempt(max_attempts),
-        wait=wait_random_exponential(multiplier=0.1, max=3.0),
-        reraise=True,
-    )
+    def summary(self) -> str:
+        """One line for the task log."""
+        if not self.exists:
+            return "absent, skipped"
+        return (
+            f"files {self.files_before} -> {self.files_after}, version {self.version_before} -> "
+            f"{self.version_after}, {self.files_removed_by_vacuum} files vacuumed"
+        )
 
 
 def _hours(value: int | float, name: str) -> int:
@@ -93,7 +92,7 @@ def align_properties(
     current = table.metadata().configuration
     changes = {k: v for k, v in wanted.items() if current.get(k) != v}
     if changes:
-        for attempt in _retrying():
+        for attempt in commit_retrying(f"{table.table_uri}: properties"):
             with attempt:
                 table.update_incremental()
                 table.alter.set_table_properties(changes)
@@ -122,7 +121,7 @@ def optimize_table(
     if not dirty:
         return {"partitionsOptimized": 0, "numFilesAdded": 0, "numFilesRemoved": 0}
     filters: Any = [(cols[0], "in", dirty)] if cols else None
-    for attempt in _retrying():
+    for attempt in commit_retrying(f"{table.table_uri}: optimize"):
         with attempt:
             table.update_incremental()
             if z_order_by:
@@ -133,7 +132,7 @@ def optimize_table(
 
 def vacuum_table(table: DeltaTable, retention_hours: int, dry_run: bool = False) -> list[str]:
     """Delete unreferenced data files older than ``retention_hours`` (``full`` listing)."""
-    for attempt in _retrying():
+    for attempt in commit_retrying(f"{table.table_uri}: vacuum"):
         with attempt:
             table.update_incremental()
             return table.vacuum(

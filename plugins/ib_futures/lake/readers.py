@@ -9,7 +9,7 @@ A table that does not exist yet reads as an empty frame with the documented colu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -173,6 +173,19 @@ def price_history(
     for sym, ts, price in frame.select("symbol", "bucket_ts", "price").iter_rows():
         out.setdefault(sym, []).append((ts, price))
     return out
+
+
+def stored_price_source(
+    lake_uri: str, storage_options: StorageOptions | None = None
+) -> Callable[[Sequence[str], datetime, datetime], dict[str, list[tuple[datetime, float]]]]:
+    """:func:`price_history` bound to one lake: the collector's ``HistorySource``."""
+
+    def source(
+        symbols: Sequence[str], since: datetime, until: datetime
+    ) -> dict[str, list[tuple[datetime, float]]]:
+        return price_history(lake_uri, list(symbols), since, until, storage_options)
+
+    return source
 
 
 def read_pair_window(

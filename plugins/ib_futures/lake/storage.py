@@ -1,10 +1,20 @@
-"""Where the lake lives and how to reach it: URI resolution and object-store options.
+"""Where the lake lives and how to reach it: the one precedence, and object-store options.
 
-The lake URI comes from the configuration and is overridden by ``IB_FUTURES_LAKE_URI`` (a local
-path or an object-store URI such as ``s3://bucket/prefix``). Credentials for ``s3://`` come from
-an Airflow connection (the operator reads it and calls :func:`storage_options_from_connection`)
-or from the standard ``AWS_*`` environment variables (:func:`storage_options_from_env`); never
-from code. :func:`redact` is what may be logged.
+:func:`resolve_lake` is the only place that decides which lake a component uses. Every entry
+point (the operators, the freshness check and its CLI, the weekly report, the UI plugin, the
+demo) reaches it through ``ib_futures.airflow.hooks.lake.DeltaLakeHook``, in the process that
+does the work (a worker, the api-server), never when a DAG file is parsed. The precedence,
+first given wins:
+
+1. the **argument** (an operator's ``lake_uri``, the CLI's ``--lake``),
+2. the **lake connection** (``delta_lake`` connection type, its ``lake_uri`` field),
+3. the environment variable ``IB_FUTURES_LAKE_URI``,
+4. the **configuration**'s ``storage.lake_uri``.
+
+Object-store options layer the same way, lowest first: the configuration's non-secret
+``storage.storage_options``, the ``AWS_*`` environment, the lake connection (its credentials
+or the AWS connection it names), the argument's ``storage_options``. Credentials never come
+from code; :func:`redact` is what may be logged.
 
 The option keys are object_store's (delta-rs and polars share them): ``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``,
@@ -15,7 +25,8 @@ table is needed; the store must support conditional writes (AWS S3 and moto do).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -38,26 +49,81 @@ _ENV_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
 StorageOptions = dict[str, str]
 
 
-def resolve_lake_uri(
-    configured: str | None = None, environ: Mapping[str, str] | None = None
-) -> str:
-    """The lake URI: ``IB_FUTURES_LAKE_URI`` when set and non-empty, else ``configured``.
+@dataclass(frozen=True)
+class LakeLocation:
+    """A resolved lake: its URI, the object-store options to reach it, and where it came from.
 
-    Local paths are made absolute (``~`` expanded); ``file://`` URIs become paths.
-
-    :raises ValueError: when neither is given.
+    ``source`` is ``"argument"``, ``"connection <id>"``, ``"environment"`` or ``"config"``.
+    ``storage_options`` is ``None`` for a local lake.
     """
-    env = os.environ if environ is None else environ
-    uri = (env.get(LAKE_URI_ENV) or "").strip() or (configured or "").strip()
-    if not uri:
-        raise ValueError(
-            f"no lake URI: pass lake_uri (the config's storage URI) or set {LAKE_URI_ENV}"
-        )
+
+    uri: str
+    storage_options: StorageOptions | None = None
+    source: str = "argument"
+
+    def describe(self) -> str:
+        """For logs: the URI, its source and the options with secrets redacted."""
+        opts = f", options {redact(self.storage_options)}" if self.storage_options else ""
+        return f"{self.uri} (from {self.source}{opts})"
+
+
+def normalize_lake_uri(uri: str, base_dir: str | os.PathLike[str] | None = None) -> str:
+    """An object-store URI without its trailing slash, or an absolute local path.
+
+    ``file://`` URIs become paths, ``~`` is expanded, and a relative path is taken relative to
+    ``base_dir`` (the configuration's project root) or the working directory.
+    """
+    uri = uri.strip()
     if is_object_store(uri):
         return uri.rstrip("/")
     if uri.startswith("file://"):
         uri = urlparse(uri).path
-    return os.path.abspath(os.path.expanduser(uri))
+    path = os.path.expanduser(uri)
+    if not os.path.isabs(path) and base_dir is not None:
+        path = os.path.join(os.fspath(base_dir), path)
+    return os.path.abspath(path)
+
+
+def resolve_lake(
+    *,
+    argument: str | None = None,
+    connection: str | None = None,
+    connection_id: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    configured: str | None = None,
+    base_dir: str | os.PathLike[str] | None = None,
+    option_layers: Sequence[Mapping[str, str] | None] = (),
+) -> LakeLocation:
+    """The lake by the module's precedence (argument > connection > environment > config).
+
+    ``option_layers`` are object-store options from lowest to highest precedence (config,
+    connection, argument); the ``AWS_*`` environment is inserted after the first layer. They
+    apply to an object-store lake only.
+
+    :raises ValueError: when no source names a lake.
+    """
+    env = os.environ if environ is None else environ
+    candidates = (
+        (argument, "argument"),
+        (connection, f"connection {connection_id}"),
+        (env.get(LAKE_URI_ENV), "environment"),
+        (configured, "config"),
+    )
+    chosen = next(((v, s) for v, s in candidates if v is not None and str(v).strip()), None)
+    if chosen is None:
+        raise ValueError(
+            "no lake URI: pass lake_uri, set the lake connection's lake_uri, set "
+            f"{LAKE_URI_ENV}, or set storage.lake_uri in the configuration"
+        )
+    uri, source = normalize_lake_uri(str(chosen[0]), base_dir), chosen[1]
+    if not is_object_store(uri):
+        return LakeLocation(uri, None, source)
+    layers = list(option_layers)
+    layers.insert(min(1, len(layers)), storage_options_from_env(uri, env))
+    options: StorageOptions = {}
+    for layer in layers:
+        options.update({k: str(v) for k, v in (layer or {}).items() if v not in (None, "")})
+    return LakeLocation(uri, _finish(options), source)
 
 
 def is_object_store(uri: str) -> bool:

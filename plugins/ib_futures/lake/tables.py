@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 
 from deltalake import DeltaTable, Field
-from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
+from ib_futures.lake.retry import DEFAULT_ATTEMPTS, commit_retrying
 from ib_futures.lake.schemas import TableSpec
 from ib_futures.lake.storage import StorageOptions
 
@@ -105,15 +105,10 @@ def ensure_table(
     uri: str,
     spec: TableSpec,
     storage_options: StorageOptions | None = None,
-    max_attempts: int = 6,
+    max_attempts: int = DEFAULT_ATTEMPTS,
 ) -> DeltaTable:
     """Open the table, creating it on first use and evolving it to ``spec``; return it."""
-    for attempt in Retrying(
-        retry=retry_if_exception_type(CommitFailedError),
-        stop=stop_after_attempt(max_attempts),
-        wait=wait_random_exponential(multiplier=0.05, max=1.0),
-        reraise=True,
-    ):
+    for attempt in commit_retrying(f"{spec.name}: create or evolve", max_attempts):
         with attempt:
             table = open_table(uri, storage_options) or create_table(uri, spec, storage_options)
             if _evolve(table, spec):

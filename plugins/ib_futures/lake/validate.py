@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from ib_futures.core.slot import SLOT_MINUTES, is_slot
 from ib_futures.lake.schemas import TABLE_BY_ASSET_CLASS, Column, TableSpec
 
-SLOT_MINUTES = 5
 CHANGE_SOURCES = frozenset({"lake", "history"})
 _INT32 = 2**31
 
@@ -174,7 +174,7 @@ def _row_rules(row: Mapping[str, Any]) -> list[tuple[str, str]]:
         out.append(("market_data_type", f"{mdt} is not 1..4"))
     ts = row.get("bucket_ts")
     if isinstance(ts, datetime):
-        if ts.second or ts.microsecond or ts.minute % SLOT_MINUTES:
+        if not is_slot(ts):
             out.append(
                 ("bucket_ts", f"{ts.isoformat()} is not on a {SLOT_MINUTES}-minute boundary")
             )

@@ -17,7 +17,7 @@ Why each choice (measured figures in bench/README.md, "Delta Lake"):
   even if both append (the Delta conflict rule for app transactions), so a snapshot that was
   stale by the time of the commit can never let a second row for a key in.
 * **Conflicts.** Two writers committing at once: the loser gets ``CommitFailedError``; the write
-  is re-planned against the new version and retried (tenacity, jittered backoff). The retry sees
+  is re-planned against the new version and retried (``lake.retry``: jittered backoff). The retry sees
   the winner's file, so it merges, and the keyed merge can never insert a row the winner already
   wrote.
 * **No per-commit log cleanup.** ``cleanup_expired_logs=False``; maintenance does it weekly.
@@ -46,9 +46,8 @@ from deltalake import (
     Transaction,
     write_deltalake,
 )
-from deltalake.exceptions import CommitFailedError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from ib_futures.lake.retry import DEFAULT_ATTEMPTS, commit_retrying
 from ib_futures.lake.schemas import (
     REJECTS,
     SNAPSHOT_TABLES,
@@ -118,6 +117,16 @@ class WriteReport:
             "tables": {name: t.as_dict() for name, t in self.tables.items()},
         }
 
+    def summary_lines(self) -> list[str]:
+        """One log line per table that received rows: what was inserted, and how."""
+        return [
+            f"{name}: {t.rows_in_batch} in batch, {t.rows_inserted} inserted, "
+            f"{t.rows_already_present} already present, version {t.version}, "
+            f"{t.attempts} attempt(s), by {t.method}"
+            for name, t in self.tables.items()
+            if t.rows_in_batch
+        ]
+
 
 def _sql_literal(value: Any) -> str:
     if isinstance(value, date | datetime):
@@ -143,7 +152,7 @@ def merge_rows(
     rows: Sequence[Mapping[str, Any]],
     *,
     storage_options: StorageOptions | None = None,
-    max_attempts: int = 8,
+    max_attempts: int = DEFAULT_ATTEMPTS,
     source: str | None = None,
 ) -> TableWrite:
     """Insert the rows whose key is not yet in the table; create/evolve the table first.
@@ -158,15 +167,7 @@ def merge_rows(
     predicate = merge_predicate(spec, rows)
     commit = commit_properties(spec, rows, source)
     table: DeltaTable | None = None
-    for attempt in Retrying(
-        retry=retry_if_exception_type(CommitFailedError),
-        stop=stop_after_attempt(max_attempts),
-        wait=wait_random_exponential(multiplier=0.05, max=2.0),
-        reraise=True,
-        before_sleep=lambda rs: log.info(
-            "%s: commit conflict (attempt %d), re-planning the write", spec.name, rs.attempt_number
-        ),
-    ):
+    for attempt in commit_retrying(spec.name, max_attempts):
         with attempt:
             result.attempts = attempt.retry_state.attempt_number
             if table is None:
@@ -316,7 +317,7 @@ def write_snapshots(
     on_invalid: OnInvalid = "fail",
     dry_run: bool = False,
     source: str | None = None,
-    max_attempts: int = 8,
+    max_attempts: int = DEFAULT_ATTEMPTS,
 ) -> WriteReport:
     """Validate snapshot records and merge them into ``futures_snapshots`` / ``spot_snapshots``.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from ib_futures.plugin import IBFuturesPlugin, app
+from ib_futures.airflow.plugin import IBFuturesPlugin, app
 
 
 @pytest.fixture

@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 
+from ib_futures.airflow.operators.market_session import (
+    DECISION_XCOM_KEY,
+    MarketSessionBranchOperator,
+)
 from ib_futures.core.config import FuturesConfig, parse_config
-from ib_futures.operators.session import DECISION_XCOM_KEY, MarketSessionBranchOperator
 
 HALT = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)  # Tuesday 17:00 ET
 OPEN = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 ET
@@ -147,7 +150,7 @@ DAG_FILE = textwrap.dedent(
     from airflow.providers.standard.operators.empty import EmptyOperator
     from airflow.sdk import DAG
 
-    from ib_futures.operators.session import MarketSessionBranchOperator
+    from ib_futures.airflow.operators.market_session import MarketSessionBranchOperator
 
     with DAG("session_branch_test", schedule=None,
              start_date=datetime(2026, 1, 1, tzinfo=timezone.utc)) as dag:

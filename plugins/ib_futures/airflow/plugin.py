@@ -9,6 +9,10 @@ api-server under ``/ib-futures`` and adds a "Futures" entry to the UI's navigati
 * ``GET /ib-futures/freshness``: the freshness check as JSON (newest stored slot per
   instrument against the session calendar), the same as ``python -m ib_futures.freshness``.
 
+The lake is found as the tasks find it (``DeltaLakeHook``: lake connection, then
+``IB_FUTURES_LAKE_URI``, then the configuration), so the api-server reads the lake the workers
+write.
+
 The handlers import the heavy parts (polars, deltalake) only when called.
 """
 
@@ -28,12 +32,20 @@ WEEK = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 app = FastAPI(title="ib-futures", description="Weekly report and data freshness")
 
 
-def _reports_root() -> Path:
-    from ib_futures.analysis.report import report_directory
+def _lake() -> tuple[Any, Any]:
+    """The configuration and the lake, found as every task finds them (``DeltaLakeHook``)."""
+    from ib_futures.airflow.hooks.lake import DeltaLakeHook
     from ib_futures.core.config import load_config
 
     cfg = load_config()
-    directory, _ = report_directory(cfg.lake_uri(), "latest", str(cfg.report_dir()))
+    return cfg, DeltaLakeHook(config=cfg).location
+
+
+def _reports_root() -> Path:
+    from ib_futures.analysis.report import report_directory
+
+    cfg, lake = _lake()
+    directory, _ = report_directory(lake.uri, "latest", str(cfg.report_dir()))
     return directory.parent
 
 
@@ -65,10 +77,10 @@ def weekly_report(week_end: str) -> HTMLResponse:
 
 @app.get("/freshness")
 def freshness() -> JSONResponse:
-    from ib_futures.core.config import load_config
-    from ib_futures.freshness import check_lake
+    from ib_futures.lake.freshness import check_lake
 
-    report = check_lake(load_config(), datetime.now(UTC))
+    cfg, lake = _lake()
+    report = check_lake(cfg, datetime.now(UTC), lake.uri, lake.storage_options)
     return JSONResponse(report.as_dict(), status_code=200 if report.ok else 503)
 
 

@@ -30,7 +30,7 @@ class MarketSessionBranchOperator(BaseBranchOperator):
     """Follow ``collect_task_ids`` when a configured market is open at the run's slot, else
     ``skip_task_ids`` (the tasks not followed are skipped; a closed market is never a failure).
 
-    The slot is the run's data interval end in UTC floored to ``collection.interval_minutes``;
+    The slot is the run's data interval end in UTC floored to the five-minute slot;
     a manual or REST run without a logical date uses ``dag_run.run_after``. A retry or a
     backfill of the same run therefore decides exactly as the live run did.
 
@@ -85,12 +85,12 @@ class MarketSessionBranchOperator(BaseBranchOperator):
 
     def decide(self, context: Context) -> SessionDecision:
         """The session decision for this run's slot (no side effects)."""
-        from ib_futures.airflow_support import slot_from_context
+        from ib_futures.airflow.context import slot_from_context
         from ib_futures.core.instruments import select_instruments
         from ib_futures.core.session import decide
 
         cfg = self._config()
-        slot = slot_from_context(context, cfg.collection.interval_minutes)
+        slot = slot_from_context(context)
         symbols = [i.symbol for i in select_instruments(cfg, self.instruments)]
         return decide(slot, cfg, symbols)
 

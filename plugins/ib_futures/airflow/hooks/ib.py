@@ -1,8 +1,8 @@
 """``IBHook``: the ``ibkr`` connection to an IB Gateway or TWS.
 
 The hook turns an Airflow connection (host, port and extras; see ``provider.IBKR_CONN_FIELDS``)
-into :class:`~ib_futures.ib.settings.GatewaySettings` and opens short-lived, read-only sessions
-with them (``ib_futures.ib.session``). Hook arguments override connection extras; ``None``
+into :class:`~ib_futures.ib.settings.GatewaySettings` and opens short-lived, read-only connections
+with them (``ib_futures.ib.gateway``). Hook arguments override connection extras; ``None``
 means "not given".
 """
 
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
-from ib_futures.provider import CONN_TYPE, IBKR_CONN_FIELDS, IBKR_UI_FIELD_BEHAVIOUR
+from ib_futures.airflow.provider import CONN_TYPE, IBKR_CONN_FIELDS, IBKR_UI_FIELD_BEHAVIOUR
 
 if TYPE_CHECKING:
-    from ib_futures.ib.session import GatewaySession
+    from ib_futures.ib.gateway import GatewayConnection
     from ib_futures.ib.settings import GatewaySettings
 
 T = TypeVar("T")
@@ -66,7 +66,7 @@ def _as_number(key: str, value: Any, kind: type = float) -> Any:
 class IBHook(BaseHook):
     """Interact with an Interactive Brokers Gateway or TWS through ``ib_async``.
 
-    Every session is read-only, uses a client id no concurrent task holds, and is always
+    Every connection is read-only, uses a client id no concurrent task holds, and is always
     closed (after a short pause, as ib_async recommends for short connections).
 
     :param ib_conn_id: the ``ibkr`` connection id (default ``ib_default``).
@@ -168,30 +168,30 @@ class IBHook(BaseHook):
             raise SettingsError(f"connection {self.ib_conn_id!r} ({CONN_TYPE}): {exc}") from None
 
     def get_conn(self) -> GatewaySettings:
-        """The validated gateway settings; sessions are opened per call by :meth:`run`."""
+        """The validated gateway settings; connections are opened per call by :meth:`run`."""
         return self.settings
 
-    def run(self, work: Callable[[GatewaySession], Awaitable[T]]) -> T:
-        """Open a session, run ``await work(session)`` in it, always close it, return the result."""
-        from ib_futures.ib.session import open_session
+    def run(self, work: Callable[[GatewayConnection], Awaitable[T]]) -> T:
+        """Open a connection, run ``await work(gateway)`` in it, always close it, return the result."""
+        from ib_futures.ib.gateway import connect_gateway
 
         async def main() -> T:
-            async with open_session(self.settings) as session:
-                return await work(session)
+            async with connect_gateway(self.settings) as gateway:
+                return await work(gateway)
 
         return asyncio.run(main())
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask the gateway for its current time; ``(ok, message)`` within the timeouts."""
-        from ib_futures.ib.session import GatewayError
+        from ib_futures.ib.gateway import GatewayError
 
         started = time.monotonic()
         try:
             settings = self.settings
 
-            async def ask(session: GatewaySession) -> Any:
+            async def ask(gateway: GatewayConnection) -> Any:
                 return await asyncio.wait_for(
-                    session.ib.reqCurrentTimeAsync(), settings.request_timeout
+                    gateway.ib.reqCurrentTimeAsync(), settings.request_timeout
                 )
 
             gateway_now = self.run(ask)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from ib_futures.airflow.operators.collect import IBFuturesOperator, IncompleteCollectionError
 from ib_futures.core.snapshot import RECORD_KEYS
-from ib_futures.operators.collect import IBFuturesOperator, IncompleteCollectionError
 
 OPEN = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 ET
 EVENING = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # Tuesday 18:00 ET: futures only

@@ -1,4 +1,4 @@
-"""Airflow provider registration: the ``ibkr`` connection type and its hook.
+"""Airflow provider registration: the ``ibkr`` and ``delta_lake`` connection types and hooks.
 
 Airflow 3 registers custom connection types only through the ``apache_airflow_provider`` entry
 point (``pyproject.toml``) pointing at :func:`get_provider_info`; ``package-name`` must equal the
@@ -66,6 +66,37 @@ IBKR_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 
+LAKE_CONN_TYPE = "delta_lake"
+
+LAKE_CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "lake_uri": {
+        "label": "Lake URI",
+        "description": "Local path or s3://bucket/prefix; beats IB_FUTURES_LAKE_URI and the "
+        "config's storage.lake_uri.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "endpoint_url": {
+        "label": "Endpoint URL",
+        "description": "S3-compatible endpoint (MinIO, moto); empty for AWS S3.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "region_name": {"label": "Region", "schema": {"type": ["string", "null"]}},
+    "aws_conn_id": {
+        "label": "AWS connection id",
+        "description": "Take the credentials from this AWS connection instead of login/password.",
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
+LAKE_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "host", "port"],
+    "relabeling": {"login": "Access key id", "password": "Secret access key"},
+    "placeholders": {
+        "extra": '{"storage_options": {"AWS_ALLOW_HTTP": "true"}}',
+    },
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "ib-futures",
@@ -74,11 +105,18 @@ def get_provider_info() -> dict[str, Any]:
         "versions": [__version__],
         "connection-types": [
             {
-                "hook-class-name": "ib_futures.hooks.ib.IBHook",
+                "hook-class-name": "ib_futures.airflow.hooks.ib.IBHook",
                 "hook-name": "Interactive Brokers (IB Gateway / TWS)",
                 "connection-type": CONN_TYPE,
                 "conn-fields": IBKR_CONN_FIELDS,
                 "ui-field-behaviour": IBKR_UI_FIELD_BEHAVIOUR,
-            }
+            },
+            {
+                "hook-class-name": "ib_futures.airflow.hooks.lake.DeltaLakeHook",
+                "hook-name": "Delta Lake (ib-futures lake)",
+                "connection-type": LAKE_CONN_TYPE,
+                "conn-fields": LAKE_CONN_FIELDS,
+                "ui-field-behaviour": LAKE_UI_FIELD_BEHAVIOUR,
+            },
         ],
     }

@@ -19,13 +19,13 @@ from typing import Any
 import polars as pl
 import pytest
 
-from ib_futures.core.snapshot import Snapshot
-from ib_futures.operators.delta import (
+from ib_futures.airflow.operators.delta import (
     DeltaMaintenanceOperator,
     DeltaWriteOperator,
     as_bool,
     lake_storage_options,
 )
+from ib_futures.core.snapshot import Snapshot
 
 SLOT = datetime(2026, 11, 24, 15, 5, tzinfo=UTC)
 INSTRUMENTS = {"ES": ("FUT", 6000.0), "NQ": ("FUT", 21000.0), "SPY": ("ETF", 600.0)}
@@ -62,7 +62,7 @@ def test_template_fields_and_cheap_import() -> None:
         DeltaWriteOperator.template_fields
     )
     code = (
-        "import sys; import ib_futures.operators.delta; "
+        "import sys; import ib_futures.airflow.operators.delta; "
         "print(any(m in sys.modules for m in ('polars', 'deltalake')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -224,7 +224,7 @@ DAG_FILE = textwrap.dedent(
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG, Param
 
-    from ib_futures.operators.delta import DeltaWriteOperator
+    from ib_futures.airflow.operators.delta import DeltaWriteOperator
 
     def collect():
         import json, os

@@ -9,14 +9,14 @@ from types import SimpleNamespace
 import pytest
 from analysis_reference import WEEK, WINDOW_END
 
-from ib_futures.analysis.config import PAIRS
-from ib_futures.analysis.synthetic import synthetic_snapshots, write_synthetic_lake
-from ib_futures.operators.analysis import (
+from ib_futures.airflow.operators.analysis import (
     AnalysisReportOperator,
     AnalysisResultsOperator,
     PairAnalysisOperator,
     analysis_window,
 )
+from ib_futures.analysis.config import DEFAULT_PAIRS as PAIRS
+from ib_futures.analysis.synthetic import synthetic_snapshots, write_synthetic_lake
 
 
 def test_window_comes_from_the_data_interval_end_never_the_clock() -> None:

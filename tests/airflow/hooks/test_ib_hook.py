@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ib_futures.hooks.ib import IBHook
+from ib_futures.airflow.hooks.ib import IBHook
 from ib_futures.ib.settings import SettingsError
 from ib_futures.simulator.testing import free_port
 

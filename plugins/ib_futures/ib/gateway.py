@@ -1,4 +1,4 @@
-"""A short-lived, read-only gateway session.
+"""A short-lived, read-only connection to an IB Gateway (or TWS).
 
 ib_async is designed for long-lived connections; a collector that connects for a few seconds
 every five minutes has to get the edges right (ib_async docs, "connect/disconnect"):
@@ -40,7 +40,7 @@ CONNECTIVITY_CODES = {
 
 
 class GatewayError(ConnectionError):
-    """The gateway could not be reached or the session broke; the message says which."""
+    """The gateway could not be reached or the connection broke; the message says which."""
 
 
 class ClientIdInUse(GatewayError):
@@ -57,7 +57,7 @@ class IBErrorEvent:
 
 @dataclass
 class ErrorLog:
-    """Errors and notices seen during a session, by request id and by contract."""
+    """Errors and notices seen during a connection, by request id and by contract."""
 
     events: list[IBErrorEvent] = field(default_factory=list)
     by_con_id: dict[int, list[IBErrorEvent]] = field(default_factory=lambda: defaultdict(list))
@@ -77,8 +77,8 @@ class ErrorLog:
 
 
 @dataclass
-class GatewaySession:
-    """An open session: the ib_async ``IB`` object, the leased client id and the error log."""
+class GatewayConnection:
+    """An open gateway connection: the ib_async ``IB`` object, the leased client id and the error log."""
 
     ib: IB
     settings: GatewaySettings
@@ -155,13 +155,13 @@ def _describe_connect_error(settings: GatewaySettings, exc: BaseException) -> st
 
 
 @contextlib.asynccontextmanager
-async def open_session(
+async def connect_gateway(
     settings: GatewaySettings,
     *,
     lease_dir: Path | None = None,
     max_id_attempts: int = 5,
-) -> AsyncIterator[GatewaySession]:
-    """Open a read-only session, yield it, and always close it.
+) -> AsyncIterator[GatewayConnection]:
+    """Open a read-only gateway connection, yield it, and always close it.
 
     Raises :class:`GatewayError` (a ``ConnectionError``) with a message naming the gateway
     when it cannot be reached, and :class:`ClientIdInUse` when every tried id is refused.
@@ -218,7 +218,7 @@ async def open_session(
             ib.client.serverVersion(),
         )
         ib.reqMarketDataType(settings.market_data_type)
-        yield GatewaySession(ib, settings, lease.client_id, errors)
+        yield GatewayConnection(ib, settings, lease.client_id, errors)
     finally:
         try:
             if ib.isConnected():
@@ -232,5 +232,5 @@ async def open_session(
 
 async def gateway_time(settings: GatewaySettings) -> Any:
     """The gateway's current time (``reqCurrentTime``), bounded by the request timeout."""
-    async with open_session(settings) as session:
-        return await asyncio.wait_for(session.ib.reqCurrentTimeAsync(), settings.request_timeout)
+    async with connect_gateway(settings) as gateway:
+        return await asyncio.wait_for(gateway.ib.reqCurrentTimeAsync(), settings.request_timeout)

@@ -120,6 +120,7 @@ with DAG(
     write = DeltaWriteOperator(
         task_id="write",
         snapshots=collect.output,
+        on_invalid=CONFIG.storage.on_invalid,
         dry_run="{{ params.dry_run }}",
         trigger_rule=TriggerRule.NONE_SKIPPED,
     )

@@ -14,7 +14,7 @@ from ib_futures.core.config import load_config
 from ib_futures.freshness import assess, check_lake, main
 
 sys.path.insert(0, str(Path(__file__).parent / "lake"))
-from lake_records import make_record
+from support.lake_records import make_record
 
 CFG = load_config()
 TUE_10 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 ET

@@ -8,7 +8,10 @@ def test_provider_registers_ibkr_connection_type():
     info = get_provider_info()
     assert info["package-name"] == "ib-futures"
     types = {c["connection-type"]: c["hook-class-name"] for c in info["connection-types"]}
-    assert types == {"ibkr": "ib_futures.airflow.hooks.ib.IBHook"}
+    assert types == {
+        "ibkr": "ib_futures.airflow.hooks.ib.IBHook",
+        "delta_lake": "ib_futures.airflow.hooks.lake.DeltaLakeHook",
+    }
 
 
 def test_airflow_providers_hooks_lists_ibkr_with_its_form_fields():

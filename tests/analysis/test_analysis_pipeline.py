@@ -10,7 +10,12 @@ import numpy as np
 import pandas_market_calendars as mcal
 import polars as pl
 import pytest
-from analysis_reference import (
+from scipy import stats
+
+from ib_futures.analysis.config import AnalysisSettings
+from ib_futures.analysis.pipeline import analyse_pair
+from ib_futures.analysis.synthetic import synthetic_snapshots
+from support.analysis_reference import (
     WEEK,
     WINDOW_END,
     calendar_slots,
@@ -18,11 +23,6 @@ from analysis_reference import (
     paired,
     walk_forward,
 )
-from scipy import stats
-
-from ib_futures.analysis.config import AnalysisSettings
-from ib_futures.analysis.pipeline import analyse_pair
-from ib_futures.analysis.synthetic import synthetic_snapshots
 
 ES_SPY = (("ES", "SPY"),)
 NO_DAILY = AnalysisSettings(daily_lookback_days=7)

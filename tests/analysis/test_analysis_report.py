@@ -8,7 +8,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from analysis_reference import WEEK, WINDOW_END
 
 from ib_futures.analysis.config import DEFAULT_PAIRS as PAIRS
 from ib_futures.analysis.config import AnalysisSettings
@@ -16,6 +15,7 @@ from ib_futures.analysis.pipeline import analyse_pair
 from ib_futures.analysis.report import report_directory, write_report
 from ib_futures.analysis.results import read_results, write_results
 from ib_futures.analysis.synthetic import synthetic_snapshots
+from support.analysis_reference import WEEK, WINDOW_END
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

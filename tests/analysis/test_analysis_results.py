@@ -7,7 +7,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from analysis_reference import WEEK, WINDOW_END
 from deltalake import DeltaTable
 
 from ib_futures.analysis.config import DEFAULT_PAIRS as PAIRS
@@ -15,6 +14,7 @@ from ib_futures.analysis.config import AnalysisSettings
 from ib_futures.analysis.pipeline import analyse_pair, run_pair
 from ib_futures.analysis.results import RESULTS, read_results, rows_frame, write_results
 from ib_futures.analysis.synthetic import synthetic_snapshots, write_synthetic_lake
+from support.analysis_reference import WEEK, WINDOW_END
 
 CONFIG = AnalysisSettings(daily_lookback_days=7)
 

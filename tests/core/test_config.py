@@ -4,7 +4,6 @@ import pytest
 
 from ib_futures.core.config import (
     CONFIG_ENV,
-    LAKE_URI_ENV,
     ConfigError,
     FuturesConfig,
     config_search_paths,
@@ -12,6 +11,7 @@ from ib_futures.core.config import (
     load_config,
     parse_config,
 )
+from ib_futures.lake.storage import LAKE_URI_ENV, resolve_lake
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "include" / "config" / "futures_config.yaml"
@@ -62,8 +62,17 @@ def test_default_lookup_finds_the_checkout_file():
         ),
         pytest.param(
             "collection:\n  interval_minutes: 7\n",
-            "futures_config.yaml: collection.interval_minutes: 7 is not a divisor of 60",
+            "futures_config.yaml: collection.interval_minutes: 7 is not supported: the slot "
+            "length is fixed at 5 minutes (IB's 5-minute bars fill missed slots, the analysis "
+            "uses 5-minute returns); leave the key out or set 5",
             id="bad-interval",
+        ),
+        pytest.param(
+            "collection:\n  interval_minutes: 10\n",
+            "futures_config.yaml: collection.interval_minutes: 10 is not supported: the slot "
+            "length is fixed at 5 minutes (IB's 5-minute bars fill missed slots, the analysis "
+            "uses 5-minute returns); leave the key out or set 5",
+            id="other-slot-length-refused",
         ),
         pytest.param(
             "storage:\n  retention:\n    vacuum_retention_hours: abc\n",
@@ -156,7 +165,11 @@ def test_config_error_is_a_value_error_with_lines(tmp_path):
         load_config(write(tmp_path, "collection:\n  interval_minutes: 7\n"))
     err = info.value
     assert isinstance(err, ConfigError)
-    assert err.errors == ["collection.interval_minutes: 7 is not a divisor of 60"]
+    assert err.errors == [
+        "collection.interval_minutes: 7 is not supported: the slot length is fixed at 5 "
+        "minutes (IB's 5-minute bars fill missed slots, the analysis uses 5-minute returns); "
+        "leave the key out or set 5"
+    ]
     assert err.path is not None and err.path.name == "futures_config.yaml"
 
 
@@ -208,15 +221,15 @@ def test_extra_closure_dates_are_local(tmp_path):
 def test_lookup_order(tmp_path, monkeypatch):
     home = tmp_path / "airflow"
     (home / "include" / "config").mkdir(parents=True)
-    in_home = write(home / "include" / "config", "collection: {interval_minutes: 10}\n")
+    in_home = write(home / "include" / "config", "alerts: {deadline_minutes: 11}\n")
     monkeypatch.setenv("AIRFLOW_HOME", str(home))
     assert config_search_paths()[0] == in_home
     assert find_config_file() == in_home
-    assert load_config().collection.interval_minutes == 10
+    assert load_config().alerts.deadline_minutes == 11
 
-    explicit = write(tmp_path, "collection: {interval_minutes: 15}\n", "mine.yaml")
+    explicit = write(tmp_path, "alerts: {deadline_minutes: 15}\n", "mine.yaml")
     monkeypatch.setenv(CONFIG_ENV, str(explicit))
-    assert load_config().collection.interval_minutes == 15
+    assert load_config().alerts.deadline_minutes == 15
 
     monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "missing.yaml"))
     with pytest.raises(ConfigError, match="IB_FUTURES_CONFIG points to"):
@@ -233,37 +246,42 @@ def test_lake_uri_relative_to_project_root(tmp_path):
     (root / "include" / "config").mkdir(parents=True)
     cfg = load_config(write(root / "include" / "config", "storage: {lake_uri: data/lake}\n"))
     assert cfg.base_dir() == root
-    assert cfg.lake_uri() == str(root / "data" / "lake")
+    assert configured_lake(cfg) == str(root / "data" / "lake")
     assert cfg.report_dir() == root / "reports"
 
 
 def test_lake_uri_elsewhere_relative_to_the_file(tmp_path):
     cfg = load_config(write(tmp_path, "storage: {lake_uri: lake}\n", "custom.yaml"))
-    assert cfg.lake_uri() == str(tmp_path / "lake")
+    assert configured_lake(cfg) == str(tmp_path / "lake")
 
 
-def test_lake_uri_env_override(monkeypatch, tmp_path):
+def test_lake_uri_env_beats_the_config(monkeypatch, tmp_path):
     cfg = load_config(SHIPPED)
-    assert cfg.lake_uri() == str(ROOT / ".lake")
+    assert configured_lake(cfg) == str(ROOT / ".lake")
     monkeypatch.setenv(LAKE_URI_ENV, "s3://bucket/prefix")
-    assert cfg.lake_uri() == "s3://bucket/prefix"
+    assert configured_lake(cfg) == "s3://bucket/prefix"
     monkeypatch.setenv(LAKE_URI_ENV, "relative/lake")
-    assert cfg.lake_uri() == str(ROOT / "relative" / "lake")
+    assert configured_lake(cfg) == str(ROOT / "relative" / "lake")
     monkeypatch.setenv(LAKE_URI_ENV, str(tmp_path / "abs"))
-    assert cfg.lake_uri() == str(tmp_path / "abs")
+    assert configured_lake(cfg) == str(tmp_path / "abs")
     monkeypatch.setenv(LAKE_URI_ENV, "  ")
-    assert cfg.lake_uri() == str(ROOT / ".lake")
+    assert configured_lake(cfg) == str(ROOT / ".lake")
 
 
 def test_config_built_in_code_resolves_against_airflow_home(monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
-    assert FuturesConfig().lake_uri() == str(tmp_path / ".lake")
+    assert configured_lake(FuturesConfig()) == str(tmp_path / ".lake")
 
 
 def test_model_is_frozen():
     cfg = FuturesConfig()
     with pytest.raises(ValueError):
-        cfg.collection.interval_minutes = 10  # type: ignore[misc]
+        cfg.collection.instruments = ["ES"]  # type: ignore[misc]
+
+
+def configured_lake(cfg: FuturesConfig) -> str:
+    """The lake when neither an argument nor a lake connection names one."""
+    return resolve_lake(configured=cfg.storage.lake_uri, base_dir=cfg.base_dir()).uri
 
 
 def test_import_is_cheap():

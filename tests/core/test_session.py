@@ -14,6 +14,7 @@ from ib_futures.core.session import (
     slot_for_run,
     trade_date,
 )
+from ib_futures.core.slot import is_slot
 
 ET = ZoneInfo("America/New_York")
 CFG = FuturesConfig()
@@ -220,7 +221,10 @@ def test_slot_for_run():
     after = datetime(2026, 11, 24, 15, 7, 12, tzinfo=UTC)
     assert slot_for_run(end, after) == end
     assert slot_for_run(None, after) == end
-    assert slot_for_run(None, after, 15) == datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    # the slot length is core.slot's, not a parameter: a run cannot ask for another one
+    with pytest.raises(TypeError):
+        slot_for_run(None, after, 15)  # type: ignore[call-arg]
+    assert is_slot(slot_for_run(None, after)) and not is_slot(after)
     with pytest.raises(ValueError):
         slot_for_run(None, None)
 

@@ -89,8 +89,18 @@ def test_collection_tasks_and_edges(bag):
 def test_collection_deadline_alert_calls_the_package_callback(bag):
     dag = bag.dags["futures_collection"]
     (alert,) = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
-    assert alert.callback.path == "ib_futures.callbacks.missed_collection_alert"
+    assert alert.callback.path == "ib_futures.airflow.callbacks.missed_collection_alert"
     assert alert.interval == timedelta(minutes=10)
+
+
+def test_the_callback_path_stored_by_earlier_runs_still_imports():
+    """Deadline rows keep the dotted path they were created with."""
+    import importlib
+
+    from ib_futures.airflow.callbacks import missed_collection_alert
+
+    old = importlib.import_module("ib_futures.callbacks").missed_collection_alert
+    assert old is missed_collection_alert
 
 
 def test_deadline_is_left_off_only_under_airflow_dags_test():

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lake_records import moto_server
+
+from support.lake_records import moto_server
 
 
 @pytest.fixture

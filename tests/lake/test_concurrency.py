@@ -6,9 +6,9 @@ import multiprocessing
 from datetime import UTC, datetime
 
 import polars as pl
-from lake_records import write_slots_worker
 
 from ib_futures.lake.storage import table_uri
+from support.lake_records import write_slots_worker
 
 START = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
 

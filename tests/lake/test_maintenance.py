@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 from deltalake import DeltaTable
-from lake_records import make_batch
 
 from ib_futures.lake.maintenance import files_per_partition, maintain_lake, maintain_table
 from ib_futures.lake.storage import table_uri
 from ib_futures.lake.writer import write_snapshots
+from support.lake_records import make_batch
 
 START = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)  # two UTC dates: 22:00 .. 02:55
 

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
-from lake_records import make_batch
 
 from ib_futures.lake.readers import (
     PAIR_COLUMNS,
@@ -21,6 +20,7 @@ from ib_futures.lake.readers import (
 )
 from ib_futures.lake.storage import table_uri
 from ib_futures.lake.writer import write_snapshots
+from support.lake_records import make_batch
 
 DAY1 = datetime(2026, 11, 23, 23, 40, tzinfo=UTC)
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 from deltalake import DeltaTable
-from lake_records import make_batch
 
 from ib_futures.lake.maintenance import maintain_lake
 from ib_futures.lake.readers import latest_per_symbol, read_pair_window
 from ib_futures.lake.storage import storage_options_from_env, table_uri
 from ib_futures.lake.writer import write_snapshots
+from support.lake_records import make_batch
 
 SLOT = datetime(2026, 11, 24, 15, 5, tzinfo=UTC)
 

@@ -6,10 +6,10 @@ import math
 from datetime import UTC, datetime
 
 import pytest
-from lake_records import make_batch, make_record
 
 from ib_futures.lake.schemas import FUTURES_TABLE, SNAPSHOT_COLUMNS, SPOT_TABLE
 from ib_futures.lake.validate import SnapshotValidationError, validate_snapshots
+from support.lake_records import make_batch, make_record
 
 SLOT = datetime(2026, 11, 24, 15, 5, tzinfo=UTC)
 

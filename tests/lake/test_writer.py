@@ -12,7 +12,6 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError
-from lake_records import make_batch, make_record
 
 from ib_futures.lake import writer
 from ib_futures.lake.schemas import FUTURES, REJECTS_TABLE, SPOT, Column
@@ -20,6 +19,7 @@ from ib_futures.lake.storage import table_uri
 from ib_futures.lake.tables import ensure_table
 from ib_futures.lake.validate import SnapshotValidationError, validate_snapshots
 from ib_futures.lake.writer import merge_predicate, merge_rows, write_snapshots
+from support.lake_records import make_batch, make_record
 
 SLOT = datetime(2026, 11, 24, 15, 5, tzinfo=UTC)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from analysis_reference import WEEK, WINDOW_END
 
 from ib_futures.airflow.operators.analysis import (
     AnalysisReportOperator,
@@ -17,6 +16,7 @@ from ib_futures.airflow.operators.analysis import (
 )
 from ib_futures.analysis.config import DEFAULT_PAIRS as PAIRS
 from ib_futures.analysis.synthetic import synthetic_snapshots, write_synthetic_lake
+from support.analysis_reference import WEEK, WINDOW_END
 
 
 def test_window_comes_from_the_data_interval_end_never_the_clock() -> None:
@@ -42,7 +42,7 @@ def test_operators_analyse_write_and_report(tmp_path: Path, monkeypatch) -> None
             pair=[f, e],
             lake_uri=lake,
             lookback_days="7",  # rendered templates arrive as strings
-            analysis_config={"daily_lookback_days": 7},
+            analysis_overrides={"daily_lookback_days": 7},
         ).execute(context)  # type: ignore[arg-type]
         for f, e in PAIRS
     ]

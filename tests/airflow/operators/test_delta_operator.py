@@ -19,12 +19,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from ib_futures.airflow.operators.delta import (
-    DeltaMaintenanceOperator,
-    DeltaWriteOperator,
-    as_bool,
-    lake_storage_options,
-)
+from ib_futures.airflow.hooks.lake import DeltaLakeHook
+from ib_futures.airflow.operators.base import as_bool
+from ib_futures.airflow.operators.delta import DeltaMaintenanceOperator, DeltaWriteOperator
+from ib_futures.core.config import FuturesConfig
 from ib_futures.core.snapshot import Snapshot
 
 SLOT = datetime(2026, 11, 24, 15, 5, tzinfo=UTC)
@@ -88,16 +86,18 @@ def test_write_operator_merges_and_returns_metrics(tmp_path: Path) -> None:
     assert history.height == 2
 
 
-def test_env_lake_uri_overrides_the_argument(
+def test_the_argument_beats_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The documented precedence (docs/storage.md): argument > connection > environment >
+    config. (Before the lake hook, IB_FUTURES_LAKE_URI beat an explicit argument.)"""
     monkeypatch.setenv("IB_FUTURES_LAKE_URI", str(tmp_path / "env-lake"))
     op = DeltaWriteOperator(
         task_id="write", snapshots=json.dumps(records()), lake_uri=str(tmp_path / "arg")
     )
     op.execute(context())  # type: ignore[arg-type]
-    assert (tmp_path / "env-lake" / "futures_snapshots").is_dir()
-    assert not (tmp_path / "arg").exists()
+    assert (tmp_path / "arg" / "futures_snapshots").is_dir()
+    assert not (tmp_path / "env-lake").exists()
 
 
 @pytest.mark.parametrize("flag", [True, "True", "true", "1"])
@@ -148,11 +148,8 @@ def test_s3_credentials_from_an_airflow_connection(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     boto3 = pytest.importorskip("boto3")
-    sys.path.insert(0, str(Path(__file__).parents[1] / "lake"))
-    try:
-        from lake_records import moto_server
-    finally:
-        sys.path.pop(0)
+    from support.lake_records import moto_server
+
     masked: list[object] = []
     import airflow.sdk.log
 
@@ -171,7 +168,7 @@ def test_s3_credentials_from_an_airflow_connection(
             "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
         }
         monkeypatch.setenv("AIRFLOW_CONN_LAKE_S3", json.dumps(conn))
-        options = lake_storage_options("s3://airflow-lake/p", "lake_s3")
+        options = lake_options("s3://airflow-lake/p", "lake_s3")
         assert options == {
             "AWS_ACCESS_KEY_ID": "AKIDLAKE",
             "AWS_SECRET_ACCESS_KEY": "lake-secret-value",
@@ -193,7 +190,12 @@ def test_s3_credentials_from_an_airflow_connection(
         )  # fmt: skip
         result = maint.execute(context())  # type: ignore[arg-type]
         assert result["futures_snapshots"]["files_after"] == 1
-    assert lake_storage_options(str(tmp_path), "lake_s3") is None  # local lake: no options
+    assert lake_options(str(tmp_path), "lake_s3") is None  # local lake: no options
+
+
+def lake_options(lake_uri: str, aws_conn_id: str) -> dict[str, str] | None:
+    hook = DeltaLakeHook(lake_uri=lake_uri, aws_conn_id=aws_conn_id, config=FuturesConfig())
+    return hook.location.storage_options
 
 
 def test_maintenance_operator(tmp_path: Path) -> None:

@@ -48,10 +48,10 @@ class DeltaWriteOperator(LakeBaseOperator):
 
     :param snapshots: the records, usually ``collect.output`` (templated; a list of dicts, a
         JSON string, or None/empty for "nothing to write": no commit is made).
-    :param on_invalid: ``"fail"``: one invalid record fails the task naming each row, symbol
-        and field, and nothing is written; ``"reject"``: valid records are written, invalid
-        ones go to ``snapshot_rejects`` with their reasons (templated; default: the config's
-        ``storage.on_invalid``).
+    :param on_invalid: ``"fail"`` (default): one invalid record fails the task naming each
+        row, symbol and field, and nothing is written; ``"reject"``: valid records are written,
+        invalid ones go to ``snapshot_rejects`` with their reasons (templated; the collection
+        DAG passes the config's ``storage.on_invalid``).
     :param dry_run: validate only, write nothing (templated, as the attribute ``dry_run_flag``;
         "True"/"False" strings are understood).
     :param max_attempts: attempts per table when concurrent commits conflict.
@@ -67,7 +67,7 @@ class DeltaWriteOperator(LakeBaseOperator):
         self,
         *,
         snapshots: Any,
-        on_invalid: str | None = None,
+        on_invalid: str = "fail",
         dry_run: bool | str = False,
         max_attempts: int = 8,
         **kwargs: Any,
@@ -82,7 +82,7 @@ class DeltaWriteOperator(LakeBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from ib_futures.lake.writer import ON_INVALID_CHOICES, write_snapshots
 
-        on_invalid = str(self.on_invalid or self.config.storage.on_invalid).strip().lower()
+        on_invalid = str(self.on_invalid).strip().lower()
         if on_invalid not in ON_INVALID_CHOICES:
             raise ValueError(f"on_invalid={self.on_invalid!r}; expected one of {ON_INVALID_CHOICES}")
         records, dry_run = _records(self.snapshots), as_bool(self.dry_run_flag, "dry_run")

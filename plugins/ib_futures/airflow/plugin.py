@@ -81,7 +81,8 @@ def freshness() -> JSONResponse:
 
     cfg, lake = _lake()
     report = check_lake(cfg, datetime.now(UTC), lake.uri, lake.storage_options)
-    return JSONResponse(report.as_dict(), status_code=200 if report.ok else 503)
+    body = {**report.as_dict(), "lake": lake.uri, "lake_source": lake.source}
+    return JSONResponse(body, status_code=200 if report.ok else 503)
 
 
 class IBFuturesPlugin(AirflowPlugin):

@@ -49,7 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(args.workdir).resolve()
     airflow_home = work / "airflow"
     airflow_home.mkdir(parents=True, exist_ok=True)
+    # The lake goes to the tasks as a lake connection (the first source after an operator
+    # argument, see docs/storage.md), the way a deployment would set it.
     lake = os.environ.get("IB_FUTURES_LAKE_URI") or str(work / "lake")
+    lake_conn = json.dumps({"conn_type": "delta_lake", "extra": {"lake_uri": lake}})
     slots = recent_trading_slots(args.slots, datetime.now(UTC))
     bin_dir = Path(sys.executable).parent
     env = {
@@ -58,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "IB_FUTURES_LAKE_URI": lake,
+        "AIRFLOW_CONN_DELTA_LAKE_DEFAULT": lake_conn,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     print(f"ib-futures demo: Airflow home {airflow_home}, lake {lake}")
@@ -89,14 +92,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print("    " + line.split("]", 1)[-1].split("[airflow")[0].strip())
             if rc:
                 return rc
-    return show_lake(lake, slots)
+    return show_lake(lake_conn, slots)
 
 
-def show_lake(lake: str, slots: list[datetime]) -> int:
+def show_lake(lake_conn: str, slots: list[datetime]) -> int:
+    """Print what the DAG runs stored, reading the lake through the same hook the tasks use."""
     import polars as pl
 
+    from ib_futures.airflow.hooks.lake import DeltaLakeHook
     from ib_futures.lake.readers import read_window
     from ib_futures.lake.schemas import FUTURES, SPOT
+
+    os.environ["AIRFLOW_CONN_DELTA_LAKE_DEFAULT"] = lake_conn
+    lake = DeltaLakeHook().location.uri
 
     print(f"\nStored in {lake}:")
     cols = ["symbol", "local_symbol", "bucket_ts", "bid", "ask", "last", "change_1h",

@@ -49,6 +49,32 @@ def test_parsing_the_dags_folder_imports_no_heavy_library():
     assert result == {"errors": [], "heavy": []}
 
 
+def test_dag_files_leave_the_lake_to_the_worker(bag, monkeypatch):
+    """No task carries a lake URI or storage options frozen at parse time: the lake hook
+    resolves them in the worker (lake connection, environment, config)."""
+    lake_tasks = [
+        t for dag in bag.dags.values() for t in dag.tasks if "lake_uri" in t.template_fields
+    ]
+    assert {t.task_id for t in lake_tasks} >= {"collect", "write", "check_freshness",
+                                              "maintain_tables", "analyse_pair", "report"}
+
+    def given(task, name):  # a mapped task keeps its arguments in partial_kwargs
+        return getattr(task, "partial_kwargs", {}).get(name, getattr(task, name, None))
+
+    for task in lake_tasks:
+        assert [given(task, n) for n in ("lake_uri", "storage_options", "aws_conn_id")] == [
+            None, None, None
+        ], task.task_id
+    # and parsing under another IB_FUTURES_LAKE_URI gives the same DAGs
+    monkeypatch.setenv("IB_FUTURES_LAKE_URI", "s3://elsewhere/lake")
+    from airflow.dag_processing.dagbag import DagBag
+
+    again = DagBag(dag_folder=str(DAGS))
+    assert all(
+        given(t, "lake_uri") is None for d in again.dags.values() for t in d.tasks
+    )
+
+
 @pytest.mark.parametrize("dag_id", ["futures_collection", "futures_freshness",
                                     "futures_analysis_weekly"])
 def test_owner_retries_timeouts_tags_docs(bag, dag_id):

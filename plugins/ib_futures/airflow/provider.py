@@ -97,6 +97,12 @@ LAKE_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 
+def ui_field_behaviour(declared: dict[str, Any]) -> dict[str, Any]:
+    """The provider-info form declaration in the shape ``BaseHook.get_ui_field_behaviour``
+    returns (older UIs and ``airflow connections`` read the hook method)."""
+    return {key.replace("-", "_"): value for key, value in declared.items()}
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "ib-futures",

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
-from ib_futures.airflow.provider import CONN_TYPE, IBKR_CONN_FIELDS, IBKR_UI_FIELD_BEHAVIOUR
+from ib_futures.airflow.provider import (
+    CONN_TYPE,
+    IBKR_CONN_FIELDS,
+    IBKR_UI_FIELD_BEHAVIOUR,
+    ui_field_behaviour,
+)
 
 if TYPE_CHECKING:
     from ib_futures.ib.gateway import GatewayConnection
@@ -116,12 +121,8 @@ class IBHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden and relabelled connection form fields (also declared in provider info)."""
-        return {
-            "hidden_fields": IBKR_UI_FIELD_BEHAVIOUR["hidden-fields"],
-            "relabeling": IBKR_UI_FIELD_BEHAVIOUR["relabeling"],
-            "placeholders": IBKR_UI_FIELD_BEHAVIOUR["placeholders"],
-        }
+        """Hidden and relabelled connection form fields (declared in provider info)."""
+        return ui_field_behaviour(IBKR_UI_FIELD_BEHAVIOUR)
 
     @cached_property
     def settings(self) -> GatewaySettings:

@@ -29,7 +29,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from ib_futures.airflow.provider import LAKE_CONN_TYPE, LAKE_UI_FIELD_BEHAVIOUR
+from ib_futures.airflow.provider import (
+    LAKE_CONN_TYPE,
+    LAKE_UI_FIELD_BEHAVIOUR,
+    ui_field_behaviour,
+)
 
 if TYPE_CHECKING:
     from ib_futures.core.config import FuturesConfig
@@ -56,31 +60,19 @@ class DeltaLakeHook(BaseHook):
     conn_type = LAKE_CONN_TYPE
     hook_name = "Delta Lake (ib-futures lake)"
 
-    def __init__(
-        self,
-        lake_conn_id: str | None = None,
-        *,
-        lake_uri: str | None = None,
-        aws_conn_id: str | None = None,
-        storage_options: Mapping[str, Any] | None = None,
-        config: FuturesConfig | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, lake_conn_id: str | None = None, *, lake_uri: str | None = None,
+                 aws_conn_id: str | None = None, storage_options: Mapping[str, Any] | None = None,
+                 config: FuturesConfig | None = None, **kwargs: Any) -> None:  # fmt: skip
         super().__init__(**kwargs)
-        self.lake_conn_id = lake_conn_id or None
-        self.lake_uri = lake_uri or None
-        self.aws_conn_id = aws_conn_id or None
-        self.storage_options = dict(storage_options or {})
+        # "" (an unset template) means "not given", like None
+        self.lake_conn_id, self.lake_uri = lake_conn_id or None, lake_uri or None
+        self.aws_conn_id, self.storage_options = aws_conn_id or None, dict(storage_options or {})
         self._config = config
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden and relabelled connection form fields (also declared in provider info)."""
-        return {
-            "hidden_fields": LAKE_UI_FIELD_BEHAVIOUR["hidden-fields"],
-            "relabeling": LAKE_UI_FIELD_BEHAVIOUR["relabeling"],
-            "placeholders": LAKE_UI_FIELD_BEHAVIOUR["placeholders"],
-        }
+        """Hidden and relabelled connection form fields (declared in provider info)."""
+        return ui_field_behaviour(LAKE_UI_FIELD_BEHAVIOUR)
 
     @cached_property
     def config(self) -> FuturesConfig:

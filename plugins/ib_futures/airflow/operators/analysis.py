@@ -55,18 +55,11 @@ class PairAnalysisOperator(LakeBaseOperator):
     template_fields: Sequence[str] = lake_template_fields("pair", "lookback_days", "analysis_overrides")
     ui_color = "#e8f0fa"
 
-    def __init__(
-        self,
-        *,
-        pair: Sequence[str],
-        lookback_days: int | str | None = None,
-        analysis_overrides: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, pair: Sequence[str], lookback_days: int | str | None = None,
+                 analysis_overrides: Mapping[str, Any] | None = None,
+                 **kwargs: Any) -> None:  # fmt: skip
         super().__init__(**kwargs)
-        self.pair = pair
-        self.lookback_days = lookback_days
-        self.analysis_overrides = analysis_overrides
+        self.pair, self.lookback_days, self.analysis_overrides = pair, lookback_days, analysis_overrides
 
     def settings(self) -> AnalysisSettings:
         """The config's ``analysis`` section with this task's overrides, validated."""
@@ -136,8 +129,7 @@ class AnalysisReportOperator(LakeBaseOperator):
 
     def __init__(self, *, week_end: str, pairs: Sequence[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.week_end = week_end
-        self.pairs = pairs
+        self.week_end, self.pairs = week_end, pairs
 
     def execute(self, context: Context) -> dict[str, Any]:
         from ib_futures.analysis.report import write_weekly_report

@@ -46,22 +46,12 @@ class LakeBaseOperator(BaseOperator):
 
     template_fields: Sequence[str] = LAKE_TEMPLATE_FIELDS
 
-    def __init__(
-        self,
-        *,
-        lake_uri: str | None = None,
-        lake_conn_id: str | None = None,
-        aws_conn_id: str | None = None,
-        storage_options: Mapping[str, str] | None = None,
-        config_path: str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, lake_uri: str | None = None, lake_conn_id: str | None = None,
+                 aws_conn_id: str | None = None, storage_options: Mapping[str, str] | None = None,
+                 config_path: str | None = None, **kwargs: Any) -> None:  # fmt: skip
         super().__init__(**kwargs)
-        self.lake_uri = lake_uri
-        self.lake_conn_id = lake_conn_id
-        self.aws_conn_id = aws_conn_id
-        self.storage_options = storage_options
-        self.config_path = config_path
+        self.lake_uri, self.lake_conn_id, self.aws_conn_id = lake_uri, lake_conn_id, aws_conn_id
+        self.storage_options, self.config_path = storage_options, config_path
 
     @cached_property
     def config(self) -> FuturesConfig:

@@ -53,20 +53,12 @@ class IBFuturesOperator(LakeBaseOperator):
     template_fields: Sequence[str] = lake_template_fields("instruments", "ib_conn_id")
     ui_color = "#d9ecf2"
 
-    def __init__(
-        self,
-        *,
-        instruments: list[str] | str | None = None,
-        ib_conn_id: str = "ib_default",
-        only_open_markets: bool = True,
-        allow_partial: bool = False,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, instruments: list[str] | str | None = None, ib_conn_id: str = "ib_default",
+                 only_open_markets: bool = True, allow_partial: bool = False,
+                 **kwargs: Any) -> None:  # fmt: skip
         super().__init__(**kwargs)
-        self.instruments = instruments
-        self.ib_conn_id = ib_conn_id
-        self.only_open_markets = only_open_markets
-        self.allow_partial = allow_partial
+        self.instruments, self.ib_conn_id = instruments, ib_conn_id
+        self.only_open_markets, self.allow_partial = only_open_markets, allow_partial
 
     @cached_property
     def ib_hook(self) -> IBHook:

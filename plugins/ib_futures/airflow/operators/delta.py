@@ -63,21 +63,12 @@ class DeltaWriteOperator(LakeBaseOperator):
     template_fields: Sequence[str] = lake_template_fields("snapshots", "on_invalid", "dry_run_flag")
     ui_color = "#e8f4e4"
 
-    def __init__(
-        self,
-        *,
-        snapshots: Any,
-        on_invalid: str = "fail",
-        dry_run: bool | str = False,
-        max_attempts: int = 8,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, snapshots: Any, on_invalid: str = "fail", dry_run: bool | str = False,
+                 max_attempts: int = 8, **kwargs: Any) -> None:  # fmt: skip
         super().__init__(**kwargs)
-        self.snapshots = snapshots
-        self.on_invalid = on_invalid
+        self.snapshots, self.on_invalid, self.max_attempts = snapshots, on_invalid, max_attempts
         # BaseOperator already has a dry_run() method: the flag lives under another name.
         self.dry_run_flag = dry_run
-        self.max_attempts = max_attempts
 
     def execute(self, context: Context) -> dict[str, Any]:
         from ib_futures.lake.writer import ON_INVALID_CHOICES, write_snapshots
@@ -125,20 +116,14 @@ class DeltaMaintenanceOperator(LakeBaseOperator):
     )
     ui_color = "#f4efe4"
 
-    def __init__(
-        self,
-        *,
-        tables: Sequence[str] = SNAPSHOT_TABLE_NAMES,
-        vacuum_retention_hours: int | str | None = None,
-        log_retention_hours: int | str | None = None,
-        checkpoint_interval: int | str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, tables: Sequence[str] = SNAPSHOT_TABLE_NAMES,
+                 vacuum_retention_hours: int | str | None = None,
+                 log_retention_hours: int | str | None = None,
+                 checkpoint_interval: int | str | None = None, **kwargs: Any) -> None:  # fmt: skip
         super().__init__(**kwargs)
-        self.tables = tables
+        self.tables, self.checkpoint_interval = tables, checkpoint_interval
         self.vacuum_retention_hours = vacuum_retention_hours
         self.log_retention_hours = log_retention_hours
-        self.checkpoint_interval = checkpoint_interval
 
     def execute(self, context: Context) -> dict[str, Any]:
         from ib_futures.lake.maintenance import maintain_lake

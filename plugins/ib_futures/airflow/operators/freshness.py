@@ -36,20 +36,11 @@ class FreshnessCheckOperator(LakeBaseOperator):
 
     template_fields: Sequence[str] = lake_template_fields()
 
-    def __init__(
-        self,
-        *,
-        notifier: str | None = None,
-        conn_id: str | None = None,
-        to: Sequence[str] | str | None = None,
-        channel: str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, notifier: str | None = None, conn_id: str | None = None,
+                 to: Sequence[str] | str | None = None, channel: str | None = None,
+                 **kwargs: Any) -> None:  # fmt: skip
         super().__init__(**kwargs)
-        self.notifier = notifier
-        self.conn_id = conn_id
-        self.to = to
-        self.channel = channel
+        self.notifier, self.conn_id, self.to, self.channel = notifier, conn_id, to, channel
 
     def execute(self, context: Context) -> dict[str, Any]:
         from ib_futures.airflow.callbacks import notify_settings, send_alert

@@ -59,22 +59,14 @@ class MarketSessionBranchOperator(BaseBranchOperator):
     )
     ui_color = "#f6e6c2"
 
-    def __init__(
-        self,
-        *,
-        collect_task_ids: str | Iterable[str],
-        skip_task_ids: str | Iterable[str] = (),
-        instruments: str | Iterable[str] | None = None,
-        config: FuturesConfig | None = None,
-        config_path: str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, collect_task_ids: str | Iterable[str],
+                 skip_task_ids: str | Iterable[str] = (),
+                 instruments: str | Iterable[str] | None = None,
+                 config: FuturesConfig | None = None, config_path: str | None = None,
+                 **kwargs: Any) -> None:  # fmt: skip
         super().__init__(**kwargs)
-        self.collect_task_ids = collect_task_ids
-        self.skip_task_ids = skip_task_ids
-        self.instruments = instruments
-        self.config = config
-        self.config_path = config_path
+        self.collect_task_ids, self.skip_task_ids = collect_task_ids, skip_task_ids
+        self.instruments, self.config, self.config_path = instruments, config, config_path
 
     def _config(self) -> FuturesConfig:
         if self.config is not None:

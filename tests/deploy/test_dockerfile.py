@@ -342,7 +342,8 @@ CHECK_IMAGE_LAYOUT = r"""
 import json, sys
 from airflow.configuration import conf
 from airflow.dag_processing.dagbag import DagBag
-from ib_futures.core.config import find_config_file, load_config
+from ib_futures.airflow.hooks.lake import DeltaLakeHook
+from ib_futures.core.config import find_config_file
 folder = conf.get("core", "dags_folder")
 bag = DagBag(dag_folder=folder)
 print(json.dumps({
@@ -351,7 +352,7 @@ print(json.dumps({
     "dags": sorted(bag.dags),
     "import_errors": {k: str(v)[-2000:] for k, v in bag.import_errors.items()},
     "config": str(find_config_file()),
-    "lake": load_config().lake_uri(),
+    "lake": DeltaLakeHook().location.uri,
 }))
 """
 

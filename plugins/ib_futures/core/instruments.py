@@ -5,7 +5,7 @@ without asking IB: how to build the contract (exchange, currency, primary exchan
 contract specification (multiplier, minimum tick) and the futures/ETF pairing.
 
 The built-in definitions (``DEFAULT_INSTRUMENTS``) are the contract facts of
-reference/ib-protocol.md section 3:
+docs/ib-protocol.md section 3:
 
 * ES (E-mini S&P 500): $50 x index, tick 0.25, tracks SPY.
 * NQ (E-mini Nasdaq-100): $20 x index, tick 0.25, tracks QQQ.

@@ -1,7 +1,7 @@
 """IB historical-data pacing: when may the next historical request be sent?
 
 IB answers error 162 ("Historical data request pacing violation") when a client makes
-(reference/ib-protocol.md section 3, from IB's documentation):
+(docs/ib-protocol.md section 3, from IB's documentation):
 
 * an identical request within 15 seconds,
 * six or more requests for the same contract, exchange and tick type within 2 seconds,

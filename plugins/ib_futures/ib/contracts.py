@@ -6,7 +6,7 @@ with every listed contract month, and the front month is chosen by the configure
 hard-coded month table. ETFs are qualified on SMART with their primary exchange (IB needs it to
 disambiguate listings).
 
-Notes from ib-protocol.md: CME futures use exchange ``CME`` (``GLOBEX`` answers 200), and a
+Notes from docs/ib-protocol.md: CME futures use exchange ``CME`` (``GLOBEX`` answers 200), and a
 continuous future (CONTFUT) cannot be used for market data, so it is not used here.
 """
 

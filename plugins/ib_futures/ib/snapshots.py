@@ -6,7 +6,7 @@ become a row:
 
 * **Stale quotes.** ib_async keeps one Ticker per contract; when a snapshot request fails (for
   example error 10197, "no market data during competing live session") it hands back the cached
-  Ticker with the previous prices (ib-protocol.md). A ticker whose newest tick is older than
+  Ticker with the previous prices (docs/ib-protocol.md, section 2). A ticker whose newest tick is older than
   the request is rejected, as is any request that drew a non-warning error.
 * **Missing values.** NaN, -1 and 0 are missing (``core.snapshot.clean_price``), never zero;
   a snapshot with no usable price at all is a failure, not a row of nulls.

@@ -85,25 +85,60 @@ def history(
     varying sizes, volume and open interest, sub-second quote and collection times, and all four
     change metrics filled in (seeded, so every run builds the same table).
     """
+    # One generator for the quotes and then the other columns, drawn in this order: the same
+    # seed builds the same table.
     rng = np.random.default_rng(seed)
+    frame = slot_grid(symbols, until, days)
+    bid, ask = quotes(frame, asset_class, rng)
+    exprs = record_columns(frame.height, asset_class, bid, ask, rng)
+    schema = FUTURES.polars_schema()
+    frame = frame.with_columns(**{k: v for k, v in exprs.items() if v is not None})
+    return frame.select(
+        [pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
+         for c, t in schema.items()]
+    )  # fmt: skip
+
+
+def slot_grid(symbols: dict[str, float], until: datetime, days: int) -> pl.DataFrame:
+    """``symbol``, ``base`` price, ``bucket_date`` and ``bucket_ts`` of every slot before ``until``."""
     starts = pl.DataFrame({"bucket_date": trading_days(days, until.date())}).with_columns(
         pl.col("bucket_date").cast(pl.Datetime("us", "UTC")).alias("day_start")
     )
     slots = pl.DataFrame({"slot": list(range(SLOTS_PER_DAY))})
     syms = pl.DataFrame({"symbol": list(symbols), "base": list(symbols.values())})
-    frame = (
+    return (
         syms.join(starts, how="cross")
         .join(slots, how="cross")
         .with_columns(bucket_ts=pl.col("day_start") + pl.duration(minutes=pl.col("slot") * 5))
         .filter(pl.col("bucket_ts") < until)
         .sort("symbol", "bucket_ts")
     )
-    n = frame.height
-    tick = 0.01 if asset_class == "ETF" else 0.25
+
+
+def tick_size(asset_class: str) -> float:
+    """The price grid: a cent for ETFs, a quarter point for the index futures."""
+    return 0.01 if asset_class == "ETF" else 0.25
+
+
+def quotes(
+    frame: pl.DataFrame, asset_class: str, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(bid, ask)`` per row of ``frame``: a random walk per symbol from its base, on the tick
+    grid, and a one- or two-tick spread."""
+    tick = tick_size(asset_class)
     per_symbol = frame.group_by("symbol", maintain_order=True).len()["len"].to_list()
     walk = np.concatenate([np.cumsum(rng.normal(0.0, 0.0008, k)) for k in per_symbol])
     bid = np.round(frame["base"].to_numpy() * np.exp(walk) / tick) * tick
-    ask = bid + tick * rng.integers(1, 3, n)
+    ask = bid + tick * rng.integers(1, 3, frame.height)
+    return bid, ask
+
+
+def record_columns(
+    n: int, asset_class: str, bid: np.ndarray, ask: np.ndarray, rng: np.random.Generator
+) -> dict[str, Any]:
+    """Every other record column for ``n`` grid rows: literals, per-row series, expressions
+    over the grid's columns; None (open interest of ETFs) is left null."""
+    tick = tick_size(asset_class)
 
     def ints(lo: int, hi: int) -> pl.Series:
         return pl.Series(rng.integers(lo, hi, n).astype(np.float64))
@@ -111,7 +146,8 @@ def history(
     def micros(lo: int, hi: int) -> pl.Expr:
         return pl.duration(microseconds=pl.lit(pl.Series(rng.integers(lo, hi, n))))
 
-    exprs: dict[str, Any] = {
+    # a dict literal evaluates in order: keep the order of the draws
+    return {
         "asset_class": pl.lit(asset_class),
         "quote_ts": pl.col("bucket_ts") - micros(0, 5_000_000),
         "last_trade_ts": pl.col("bucket_ts") - micros(0, 20_000_000),
@@ -142,12 +178,6 @@ def history(
         "change_daily": pl.Series(rng.normal(0.0, 0.01, n)),
         "change_source": pl.lit("lake"),
     }
-    schema = FUTURES.polars_schema()
-    frame = frame.with_columns(**{k: v for k, v in exprs.items() if v is not None})
-    return frame.select(
-        [pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
-         for c, t in schema.items()]
-    )  # fmt: skip
 
 
 def build(uri: str, spec: TableSpec, rows: pl.DataFrame) -> None:
@@ -237,6 +267,93 @@ def interleaved(
     return out
 
 
+#: copies of the one-table history, one per approach that writes its own table
+COPIES = ("old", "old-keys", "default", "floor")
+
+
+def copy_table(root: str, name: str) -> str:
+    """The futures table of one copy (or of ``one``, the table ``ours`` writes)."""
+    return f"{root}/{name}/{FUTURES.name}"
+
+
+def build_lakes(root: str, until: datetime, days: int, backlog_days: int) -> int:
+    """Build the one-table history, its copies and the two-table lake; rows per one table.
+
+    Prints the build time and the size of the table the approaches write into.
+    """
+    t0 = time.perf_counter()
+    one = copy_table(root, "one")
+    rows = history(SYMBOLS, "FUT", until, days)
+    build(one, FUTURES, rows)
+    lake = f"{root}/lake"
+    build(
+        table_uri(lake, FUTURES.name),
+        FUTURES,
+        history({k: v for k, v in SYMBOLS.items() if k not in ETFS}, "FUT", until, days),
+    )
+    build(
+        table_uri(lake, SPOT.name),
+        SPOT,
+        history({k: v for k, v in SYMBOLS.items() if k in ETFS}, "ETF", until, days),
+    )
+    backlog = add_backlog(one, until, backlog_days)
+    for name in COPIES:
+        shutil.copytree(f"{root}/one", f"{root}/{name}")
+    build_s = time.perf_counter() - t0
+    files = len(DeltaTable(one).file_uris())
+    print(
+        f"built in {build_s:.1f} s: {rows.height + backlog} rows, {files} files, "
+        f"{days} date partitions (+{backlog_days} backlog days)"
+    )
+    return rows.height + backlog
+
+
+def time_approaches(root: str, slots: list[datetime]) -> dict[str, list[float]]:
+    """Every approach writes each slot once, interleaved; then ``ours`` re-runs them all."""
+    one, lake = copy_table(root, "one"), f"{root}/lake"
+
+    def typed(slot: datetime) -> list[dict[str, Any]]:
+        return validate_snapshots(batch(slot, SYMBOLS, etf=False)).rows[FUTURES.name]
+
+    def ours(slot: datetime) -> None:
+        merge_rows(one, FUTURES, typed(slot))
+
+    def table(name: str) -> str:
+        return copy_table(root, name)
+
+    results = interleaved(
+        {
+            OURS: ours,
+            DEFAULT: lambda s: default_merge(table("default"), typed(s)),
+            OLD: lambda s: old_approach(table("old"), typed(s)),
+            OLD_KEYS: lambda s: old_approach(table("old-keys"), typed(s), KEY_COLUMNS),
+            FLOOR: lambda s: floor_append(table("floor"), typed(s)),
+            WRITE: lambda s: write_snapshots(lake, batch(s, SYMBOLS, etf=True)) and None,
+        },
+        slots,
+    )
+    # after every slot was written once: re-running them must insert nothing
+    results[RERUN] = interleaved({RERUN: ours}, slots)[RERUN]
+    return results
+
+
+def print_results(results: dict[str, list[float]], runs: int) -> None:
+    """Median, p90 and min per approach, and the two ratios bench/README.md quotes."""
+    print(f"\n{runs} runs each, interleaved, milliseconds\n")
+    print("| approach | median | p90 | min |")
+    print("|---|---:|---:|---:|")
+    for name, ms in results.items():
+        ms_sorted = sorted(ms)
+        p90 = ms_sorted[int(0.9 * (len(ms) - 1))]
+        print(f"| {name} | {statistics.median(ms):.1f} | {p90:.1f} | {min(ms):.1f} |")
+    median = {name: statistics.median(ms) for name, ms in results.items()}
+    print(f"\nold / ours (medians): {median[OLD] / median[OURS]:.1f}x")
+    print(
+        f"old / floor (medians): {median[OLD] / median[FLOOR]:.1f}x: the largest ratio any "
+        "write could reach on this table"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=30)
@@ -248,72 +365,14 @@ def main() -> None:
     until = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, 12, 0, tzinfo=UTC)
     days = DAYS * args.years
     try:
-        t0 = time.perf_counter()
-        one = f"{root}/one/{FUTURES.name}"
-        rows = history(SYMBOLS, "FUT", until, days)
-        build(one, FUTURES, rows)
-        lake = f"{root}/lake"
-        build(
-            table_uri(lake, FUTURES.name),
-            FUTURES,
-            history({k: v for k, v in SYMBOLS.items() if k not in ETFS}, "FUT", until, days),
-        )
-        build(
-            table_uri(lake, SPOT.name),
-            SPOT,
-            history({k: v for k, v in SYMBOLS.items() if k in ETFS}, "ETF", until, days),
-        )
-        backlog = add_backlog(one, until, args.backlog_days)
-        copies = ("old", "old-keys", "default", "floor")
-        for name in copies:
-            shutil.copytree(f"{root}/one", f"{root}/{name}")
-        build_s = time.perf_counter() - t0
-        files = len(DeltaTable(one).file_uris())
-        print(
-            f"built in {build_s:.1f} s: {rows.height + backlog} rows, {files} files, "
-            f"{days} date partitions (+{args.backlog_days} backlog days)"
-        )
+        history_rows = build_lakes(root, until, days, args.backlog_days)
         start = until + timedelta(days=args.backlog_days)
         slots = [start + timedelta(minutes=5 * i) for i in range(args.runs)]
-
-        def typed(slot: datetime) -> list[dict[str, Any]]:
-            return validate_snapshots(batch(slot, SYMBOLS, etf=False)).rows[FUTURES.name]
-
-        def ours(slot: datetime) -> None:
-            merge_rows(one, FUTURES, typed(slot))
-
-        def table(name: str) -> str:
-            return f"{root}/{name}/{FUTURES.name}"
-
-        results = interleaved(
-            {
-                OURS: ours,
-                DEFAULT: lambda s: default_merge(table("default"), typed(s)),
-                OLD: lambda s: old_approach(table("old"), typed(s)),
-                OLD_KEYS: lambda s: old_approach(table("old-keys"), typed(s), KEY_COLUMNS),
-                FLOOR: lambda s: floor_append(table("floor"), typed(s)),
-                WRITE: lambda s: write_snapshots(lake, batch(s, SYMBOLS, etf=True)) and None,
-            },
-            slots,
-        )
-        # after every slot was written once: re-running them must insert nothing
-        results[RERUN] = interleaved({RERUN: ours}, slots)[RERUN]
-        for name in ("one", *copies):
-            count = pl.scan_delta(table(name)).select(pl.len()).collect().item()
-            assert count == rows.height + backlog + 6 * args.runs, (name, count)
-        print(f"\n{args.runs} runs each, interleaved, milliseconds\n")
-        print("| approach | median | p90 | min |")
-        print("|---|---:|---:|---:|")
-        for name, ms in results.items():
-            ms_sorted = sorted(ms)
-            p90 = ms_sorted[int(0.9 * (len(ms) - 1))]
-            print(f"| {name} | {statistics.median(ms):.1f} | {p90:.1f} | {min(ms):.1f} |")
-        median = {name: statistics.median(ms) for name, ms in results.items()}
-        print(f"\nold / ours (medians): {median[OLD] / median[OURS]:.1f}x")
-        print(
-            f"old / floor (medians): {median[OLD] / median[FLOOR]:.1f}x: the largest ratio any "
-            "write could reach on this table"
-        )
+        results = time_approaches(root, slots)
+        for name in ("one", *COPIES):
+            count = pl.scan_delta(copy_table(root, name)).select(pl.len()).collect().item()
+            assert count == history_rows + 6 * args.runs, (name, count)
+        print_results(results, args.runs)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

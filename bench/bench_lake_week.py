@@ -92,6 +92,77 @@ def measure(lake: str) -> dict[str, float]:
     }
 
 
+def create_tables(lake: str, checkpoint_interval: int | None) -> None:
+    """The tables, from one slot before the week, with the checkpoint interval if given."""
+    write_snapshots(lake, batch(START - timedelta(minutes=5), 0))
+    if checkpoint_interval:
+        for name in ("futures_snapshots", "spot_snapshots"):
+            DeltaTable(table_uri(lake, name)).alter.set_table_properties(
+                {"delta.checkpointInterval": str(checkpoint_interval)}
+            )
+
+
+def write_slots(lake: str, first: int, count: int) -> list[float]:
+    """Write slots ``first .. first + count - 1`` (one call each); each call's latency, ms."""
+    latencies = []
+    for i in range(first, first + count):
+        slot = START + timedelta(minutes=5 * i)
+        t = time.perf_counter()
+        write_snapshots(lake, batch(slot, i))
+        latencies.append((time.perf_counter() - t) * 1000)
+    return latencies
+
+
+def write_week(lake: str, slots: int) -> None:
+    """The simulated week: every slot written in turn; the total and the early/late latency."""
+    t0 = time.perf_counter()
+    latencies = write_slots(lake, 0, slots)
+    total = time.perf_counter() - t0
+    n = min(100, len(latencies) // 2)
+    print(f"{slots} slots x 6 rows written in {total:.1f} s")
+    print(
+        f"write_snapshots latency, median of first {n}: {statistics.median(latencies[:n]):.1f} ms,"
+        f" last {n}: {statistics.median(latencies[-n:]):.1f} ms"
+    )
+
+
+def run_maintenance(lake: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Measure, run the weekly maintenance, measure again: ``(before, after)``."""
+    before = measure(lake)
+    t = time.perf_counter()
+    results = maintain_lake(lake)
+    maint_s = time.perf_counter() - t
+    after = measure(lake)
+    fut = results["futures_snapshots"]
+    print(
+        f"maintain_lake (3 tables, production retention): {maint_s:.2f} s; futures: "
+        f"{fut.partitions_optimized} partitions z-ordered, files {fut.files_before} -> "
+        f"{fut.files_after}"
+    )
+    return before, after
+
+
+def vacuum_now(lake: str) -> float:
+    """Vacuum both snapshot tables with zero retention (the disk a week later); seconds."""
+    vac_t = time.perf_counter()
+    for name in ("futures_snapshots", "spot_snapshots"):
+        DeltaTable(table_uri(lake, name)).vacuum(
+            retention_hours=0, enforce_retention_duration=False, dry_run=False, full=True
+        )
+    return time.perf_counter() - vac_t
+
+
+def print_table(before: dict[str, float], after: dict[str, float], later: dict[str, float]) -> None:
+    """The three measurements side by side, as a markdown table (bench/README.md)."""
+    print("| measure | before maintenance | after maintenance | after a later vacuum |")
+    print("|---|---:|---:|---:|")
+    for key in before:
+        fmt = "{:.0f}" if "files" in key or "entries" in key else "{:.1f}"
+        print(
+            f"| {key} | {fmt.format(before[key])} | {fmt.format(after[key])} | {fmt.format(later[key])} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--slots", type=int, default=2016)
@@ -100,61 +171,19 @@ def main() -> None:
     root = tempfile.mkdtemp(prefix="bench-lake-week-")
     lake = f"{root}/lake"
     try:
-        write_snapshots(lake, batch(START - timedelta(minutes=5), 0))  # create the tables
-        if args.checkpoint_interval:
-            for name in ("futures_snapshots", "spot_snapshots"):
-                DeltaTable(table_uri(lake, name)).alter.set_table_properties(
-                    {"delta.checkpointInterval": str(args.checkpoint_interval)}
-                )
-        latencies = []
-        t0 = time.perf_counter()
-        for i in range(args.slots):
-            slot = START + timedelta(minutes=5 * i)
-            t = time.perf_counter()
-            write_snapshots(lake, batch(slot, i))
-            latencies.append((time.perf_counter() - t) * 1000)
-        total = time.perf_counter() - t0
-        n = min(100, len(latencies) // 2)
-        print(f"{args.slots} slots x 6 rows written in {total:.1f} s")
-        print(
-            f"write_snapshots latency, median of first {n}: {statistics.median(latencies[:n]):.1f} ms,"
-            f" last {n}: {statistics.median(latencies[-n:]):.1f} ms"
-        )
-        before = measure(lake)
-        t = time.perf_counter()
-        results = maintain_lake(lake)
-        maint_s = time.perf_counter() - t
-        after = measure(lake)
-        fut = results["futures_snapshots"]
-        print(
-            f"maintain_lake (3 tables, production retention): {maint_s:.2f} s; futures: "
-            f"{fut.partitions_optimized} partitions z-ordered, files {fut.files_before} -> "
-            f"{fut.files_after}"
-        )
-        vac_t = time.perf_counter()
-        for name in ("futures_snapshots", "spot_snapshots"):
-            DeltaTable(table_uri(lake, name)).vacuum(
-                retention_hours=0, enforce_retention_duration=False, dry_run=False, full=True
-            )
-        vac_s = time.perf_counter() - vac_t
+        create_tables(lake, args.checkpoint_interval)
+        write_week(lake, args.slots)
+        before, after = run_maintenance(lake)
+        vac_s = vacuum_now(lake)
         later = measure(lake)
-        post = []
-        for i in range(args.slots, args.slots + 20):
-            t = time.perf_counter()
-            write_snapshots(lake, batch(START + timedelta(minutes=5 * i), i))
-            post.append((time.perf_counter() - t) * 1000)
+        post = write_slots(lake, args.slots, 20)
         print(f"vacuum with zero retention (a week later): {vac_s:.2f} s")
         print(
             f"write_snapshots latency after maintenance, median of 20: {statistics.median(post):.1f} ms\n"
         )
-        print("| measure | before maintenance | after maintenance | after a later vacuum |")
-        print("|---|---:|---:|---:|")
-        for key in before:
-            fmt = "{:.0f}" if "files" in key or "entries" in key else "{:.1f}"
-            print(
-                f"| {key} | {fmt.format(before[key])} | {fmt.format(after[key])} | {fmt.format(later[key])} |"
-            )
+        print_table(before, after, later)
         rows = pl.scan_delta(table_uri(lake, "futures_snapshots")).select(pl.len()).collect().item()
+        # the slot before the week, the week, the 20 after maintenance; three futures each
         assert rows == 3 * (args.slots + 1 + 20), rows
     finally:
         shutil.rmtree(root, ignore_errors=True)

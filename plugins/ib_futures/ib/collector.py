@@ -28,6 +28,7 @@ from ib_futures.ib.snapshots import CollectionResult, collect_snapshots
 if TYPE_CHECKING:
     from ib_futures.core.config import FuturesConfig
     from ib_futures.core.instruments import Instrument
+    from ib_futures.core.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,6 @@ async def run_cycle(
     ``cfg`` (a ``FuturesConfig``) gives the session calendars for the change metrics; the
     default configuration is used when it is None.
     """
-    import ib_futures.core.metrics as metrics
-
     stats = CycleStats()
     wanted = tuple(i.symbol for i in instruments)
     resolved, unresolved = await resolve_all(gateway, list(instruments), trade_date, roll)
@@ -108,52 +107,101 @@ async def run_cycle(
     if not collection.snapshots:
         return CycleResult(collection, stats, wanted)
 
-    windows = {
-        s.symbol: metrics.history_window(slot, s.asset_class, cfg) for s in collection.snapshots
-    }
-    stored: dict[str, PricePoints] = {}
-    if history_source is not None:
-        since = min(w[0] for w in windows.values())
-        until = max(w[1] for w in windows.values())
-        try:
-            stored = history_source([s.symbol for s in collection.snapshots], since, until)
-        except Exception as exc:  # the lake may not exist yet on the first run
-            log.warning("no stored history for change metrics (%s); using IB history", exc)
-
-    need = [
-        s
-        for s in collection.snapshots
-        if metrics.needs_history(slot, s.asset_class, stored.get(s.symbol, []), cfg)
-    ]
+    stored = _stored_history(history_source, collection.snapshots, slot, cfg)
+    need = _lacking_previous_close(collection.snapshots, stored, slot, cfg)
     fetched: dict[str, PricePoints] = {}
     if need and history_fallback:
-        lists = await asyncio.gather(
-            *(_history_for(gateway, resolved[s.symbol], slot, stats) for s in need)
-        )
-        fetched = {s.symbol: pts for s, pts in zip(need, lists, strict=True)}
+        fetched = await _fetch_history(gateway, resolved, need, slot, stats)
 
     for snap in collection.snapshots:
-        points = stored.get(snap.symbol, [])
-        source = "lake"
-        if fetched.get(snap.symbol):
-            merged = dict(fetched[snap.symbol])
-            merged.update(dict(points))  # stored snapshots win over bars for the same slot
-            points = sorted(merged.items())
-            source = "history"
-        if not points:
-            source = ""
-        changes = metrics.compute_changes(slot, snap.asset_class, snap.price, points, cfg)
-        snap.change_1h = changes.change_1h
-        snap.change_4h = changes.change_4h
-        snap.change_overnight = changes.change_overnight
-        snap.change_daily = changes.change_daily
-        have_any = any(
-            v is not None
-            for v in (snap.change_1h, snap.change_4h, snap.change_overnight, snap.change_daily)
-        )
-        snap.change_source = source if (source and have_any) else None
+        _add_changes(snap, stored.get(snap.symbol, []), fetched.get(snap.symbol, []), slot, cfg)
         stats.change_sources[snap.symbol] = snap.change_source or "none"
     return CycleResult(collection, stats, wanted)
+
+
+def _stored_history(
+    history_source: HistorySource | None,
+    snapshots: Sequence[Snapshot],
+    slot: datetime,
+    cfg: FuturesConfig | None,
+) -> dict[str, PricePoints]:
+    """The stored prices of every snapshot's change-metric window (one read for all of them);
+    empty without a source or when the read fails."""
+    import ib_futures.core.metrics as metrics
+
+    windows = {s.symbol: metrics.history_window(slot, s.asset_class, cfg) for s in snapshots}
+    if history_source is None:
+        return {}
+    since = min(w[0] for w in windows.values())
+    until = max(w[1] for w in windows.values())
+    try:
+        return history_source([s.symbol for s in snapshots], since, until)
+    except Exception as exc:  # the lake may not exist yet on the first run
+        log.warning("no stored history for change metrics (%s); using IB history", exc)
+        return {}
+
+
+def _lacking_previous_close(
+    snapshots: Sequence[Snapshot],
+    stored: dict[str, PricePoints],
+    slot: datetime,
+    cfg: FuturesConfig | None,
+) -> list[Snapshot]:
+    """The snapshots whose stored history lacks the previous session close."""
+    import ib_futures.core.metrics as metrics
+
+    return [
+        s
+        for s in snapshots
+        if metrics.needs_history(slot, s.asset_class, stored.get(s.symbol, []), cfg)
+    ]
+
+
+async def _fetch_history(
+    gateway: GatewayConnection,
+    resolved: dict[str, ResolvedContract],
+    need: Sequence[Snapshot],
+    slot: datetime,
+    stats: CycleStats,
+) -> dict[str, PricePoints]:
+    """IB bars for each snapshot in ``need``: one request per instrument, issued together (the
+    history pacer spaces them); an instrument whose bars are unavailable gets no points."""
+    lists = await asyncio.gather(
+        *(_history_for(gateway, resolved[s.symbol], slot, stats) for s in need)
+    )
+    return {s.symbol: pts for s, pts in zip(need, lists, strict=True)}
+
+
+def _add_changes(
+    snap: Snapshot,
+    stored: PricePoints,
+    bars: PricePoints,
+    slot: datetime,
+    cfg: FuturesConfig | None,
+) -> None:
+    """Set the snapshot's change metrics and ``change_source`` from its stored prices, plus
+    IB's bars when there are any ("history"); no source when no metric could be computed."""
+    import ib_futures.core.metrics as metrics
+
+    points = stored
+    source = "lake"
+    if bars:
+        merged = dict(bars)
+        merged.update(dict(points))  # stored snapshots win over bars for the same slot
+        points = sorted(merged.items())
+        source = "history"
+    if not points:
+        source = ""
+    changes = metrics.compute_changes(slot, snap.asset_class, snap.price, points, cfg)
+    snap.change_1h = changes.change_1h
+    snap.change_4h = changes.change_4h
+    snap.change_overnight = changes.change_overnight
+    snap.change_daily = changes.change_daily
+    have_any = any(
+        v is not None
+        for v in (snap.change_1h, snap.change_4h, snap.change_overnight, snap.change_daily)
+    )
+    snap.change_source = source if (source and have_any) else None
 
 
 async def collect_slot(

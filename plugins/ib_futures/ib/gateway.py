@@ -169,6 +169,8 @@ async def connect_gateway(
     from ib_async import IB
 
     refused: set[int] = set()
+    # The lease stays here, not in a helper, so the ``finally`` below releases whatever is
+    # held at any point, after the disconnect.
     lease: ClientIdLease | None = None
     ib = IB()
     # Requests made through the sync API would otherwise wait forever for a swallowed answer.
@@ -177,35 +179,15 @@ async def connect_gateway(
     ib.errorEvent += errors.record
     try:
         for _attempt in range(max_id_attempts if settings.client_id is None else 1):
-            if settings.client_id is not None:
-                lease = try_lease(settings.address, settings.client_id, lease_dir)
-                if lease is None:
-                    raise ClientIdInUse(
-                        f"client id {settings.client_id} for {settings.address} is in use by "
-                        "another task on this host; configure a client_id_range instead"
-                    )
-            else:
-                lease = lease_client_id(
-                    settings.address, settings.client_id_range, exclude=refused, lease_dir=lease_dir
-                )
+            lease = _lease_client_id(settings, refused, lease_dir)
             try:
-                await _connect_once(ib, settings, lease.client_id)
+                await _connect_with(ib, settings, lease.client_id)
                 break
             except ClientIdInUse:
-                refused.add(lease.client_id)
-                log.warning(
-                    "client id %s refused by %s (326); trying another",
-                    lease.client_id,
-                    settings.address,
-                )
-                lease.release()
+                _release_refused(lease, refused, settings)
                 lease = None
                 if settings.client_id is not None:
                     raise
-            except GatewayError:
-                raise
-            except (OSError, TimeoutError) as exc:
-                raise GatewayError(_describe_connect_error(settings, exc)) from exc
         else:
             raise ClientIdInUse(
                 f"IB gateway {settings.address} refused client ids {sorted(refused)} (326)"
@@ -220,14 +202,59 @@ async def connect_gateway(
         ib.reqMarketDataType(settings.market_data_type)
         yield GatewayConnection(ib, settings, lease.client_id, errors)
     finally:
-        try:
-            if ib.isConnected():
-                await asyncio.sleep(settings.disconnect_pause)
-        finally:
-            ib.disconnect()
-            ib.errorEvent -= errors.record
-            if lease is not None:
-                lease.release()
+        await _close(ib, settings, errors, lease)
+
+
+def _lease_client_id(
+    settings: GatewaySettings, refused: set[int], lease_dir: Path | None
+) -> ClientIdLease:
+    """The configured client id, or a free id of the range that no gateway refused yet."""
+    if settings.client_id is not None:
+        lease = try_lease(settings.address, settings.client_id, lease_dir)
+        if lease is None:
+            raise ClientIdInUse(
+                f"client id {settings.client_id} for {settings.address} is in use by "
+                "another task on this host; configure a client_id_range instead"
+            )
+        return lease
+    return lease_client_id(
+        settings.address, settings.client_id_range, exclude=refused, lease_dir=lease_dir
+    )
+
+
+async def _connect_with(ib: IB, settings: GatewaySettings, client_id: int) -> None:
+    """:func:`_connect_once`, with socket errors and timeouts as :class:`GatewayError`."""
+    try:
+        await _connect_once(ib, settings, client_id)
+    except GatewayError:
+        raise  # GatewayError is a ConnectionError, hence an OSError: keep its own message
+    except (OSError, TimeoutError) as exc:
+        raise GatewayError(_describe_connect_error(settings, exc)) from exc
+
+
+def _release_refused(lease: ClientIdLease, refused: set[int], settings: GatewaySettings) -> None:
+    """Note a client id the gateway refused (326), so the next attempt skips it; release it."""
+    refused.add(lease.client_id)
+    log.warning(
+        "client id %s refused by %s (326); trying another",
+        lease.client_id,
+        settings.address,
+    )
+    lease.release()
+
+
+async def _close(
+    ib: IB, settings: GatewaySettings, errors: ErrorLog, lease: ClientIdLease | None
+) -> None:
+    """Let the last messages flush, then disconnect and release the lease, even if cancelled."""
+    try:
+        if ib.isConnected():
+            await asyncio.sleep(settings.disconnect_pause)
+    finally:
+        ib.disconnect()
+        ib.errorEvent -= errors.record
+        if lease is not None:
+            lease.release()
 
 
 async def gateway_time(settings: GatewaySettings) -> Any:

@@ -364,9 +364,21 @@ def write_snapshots(
     ]
     if rejects:
         jobs.append((REJECTS, rejects))
+    # on an error nothing is reported: the error is raised once every table has finished
+    report.tables.update(_merge_side_by_side(lake_uri, jobs, storage_options, max_attempts, source))
+    return report
 
-    def run(job: tuple[TableSpec, list[dict[str, Any]]]) -> TableWrite:
-        spec, rows = job
+
+def _merge_side_by_side(
+    lake_uri: str,
+    jobs: list[tuple[TableSpec, list[dict[str, Any]]]],
+    storage_options: StorageOptions | None,
+    max_attempts: int,
+    source: str | None,
+) -> dict[str, TableWrite]:
+    """Merge the jobs into their tables at once: what each table got, else the first error."""
+
+    def run(spec: TableSpec, rows: list[dict[str, Any]]) -> TableWrite:
         return merge_rows(
             table_uri(lake_uri, spec.name),
             spec,
@@ -378,12 +390,9 @@ def write_snapshots(
 
     # The tables are independent and delta-rs releases the GIL: merge them side by side.
     with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
-        futures = [pool.submit(run, job) for job in jobs]
+        futures = [pool.submit(run, spec, rows) for spec, rows in jobs]
         errors = [f.exception() for f in futures]
-    for (spec, _), future, error in zip(jobs, futures, errors, strict=True):
-        if error is None:
-            report.tables[spec.name] = future.result()
     first_error = next((e for e in errors if e is not None), None)
     if first_error is not None:
         raise first_error
-    return report
+    return {spec.name: future.result() for (spec, _), future in zip(jobs, futures, strict=True)}

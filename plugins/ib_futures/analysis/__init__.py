@@ -1,9 +1,10 @@
-"""Weekly study of how each index future tracks, leads and predicts its ETF (issue 6).
+"""Weekly study of how each index future tracks, leads and predicts its ETF.
 
 Pure layer: polars, numpy, scipy and matplotlib, no Airflow. Importing this package is cheap;
 the heavy libraries are imported by the submodules that need them.
 
-* :mod:`.config`       the analysis settings (:class:`AnalysisConfig`) and the pairs
+* :mod:`.config`       constants (exchange time zone, analysis version); the settings are
+                       ``core.config.AnalysisSettings`` (the configuration's ``analysis``)
 * :mod:`.slots`        expected slots: ETF regular hours (XNYS), futures Globex hours (CME)
 * :mod:`.returns`      5-minute log returns aligned by slot, never across a gap or a roll
 * :mod:`.stats`        numpy/scipy primitives: Fisher-z intervals, OLS, binomial tests
@@ -13,6 +14,7 @@ the heavy libraries are imported by the submodules that need them.
 * :mod:`.basis`        the futures/ETF basis
 * :mod:`.data_coverage`   expected versus present slots, gaps
 * :mod:`.pipeline`     one pair, one window: all of the above into one flat result row
+* :mod:`.columns`      the result row's column groups, one function per block
 * :mod:`.results`      the ``futures_analysis`` Delta table (idempotent per week and pair)
 * :mod:`.report`       charts (PNG) and the self-contained HTML report
 

@@ -5,7 +5,7 @@ every five minutes has to get the edges right (ib_async docs, "connect/disconnec
 
 * ``readonly=True`` so the startup sync does not download orders, and nothing can trade;
 * a client id no concurrent task uses (``ib.client_ids``), and a 326 rejection noticed at once
-  instead of after ib_async's connect timeout (ib-protocol.md: "connect() does not fail fast");
+  instead of after ib_async's connect timeout (docs/ib-protocol.md: "connect() does not fail fast");
 * errors are collected per request id from ``errorEvent`` (ib_async turns most errors into
   empty results unless ``RaiseRequestErrors`` is set);
 * a short pause before ``disconnect()`` so the last messages are flushed, and a disconnect in

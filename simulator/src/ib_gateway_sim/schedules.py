@@ -7,8 +7,8 @@
 * US ETFs quote 04:00-20:00 ET (IB's ``tradingHours`` for ARCA/NASDAQ listings).
 
 Holidays are deliberately not modelled: the simulator serves every weekday, so a test can pick
-any weekday as its start without consulting a calendar. The collector's own session logic lives
-in ``ib_futures.core``; the simulator only needs to be self-consistent.
+any weekday as its start without consulting a calendar. A collector keeps its own session
+logic; the simulator only needs to be self-consistent.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_async import IB, BarData, ContFuture, Future, Stock
 
-from ib_futures.simulator import SimulatorThread
-from ib_futures.simulator.testing import connect_ib
+from ib_gateway_sim import SimulatorThread
+from ib_gateway_sim.testing import connect_ib
 
 Factory = Callable[..., SimulatorThread]
 ET = ZoneInfo("America/New_York")

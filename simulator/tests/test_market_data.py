@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ib_async import IB, ContFuture, Contract, Future, Stock
 
-from ib_futures.simulator import SimulatorThread
-from ib_futures.simulator.contracts import ContractBook, stock_contract
-from ib_futures.simulator.testing import connect_ib
+from ib_gateway_sim import SimulatorThread
+from ib_gateway_sim.contracts import ContractBook, stock_contract
+from ib_gateway_sim.testing import connect_ib
 
 Factory = Callable[..., SimulatorThread]
 ES = Future("ES", "202612", "CME")

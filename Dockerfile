@@ -1,7 +1,12 @@
 # syntax=docker/dockerfile:1
 # ib-futures on the official Apache Airflow image: docs/deployment.md.
 #
-#   docker build -t ib-futures:0.1.0 .
+#   docker build -t ib-futures:0.1.0 .                                  # the Airflow image
+#   docker build --target simulator -t ib-gateway-sim:0.1.0 .          # the IB Gateway simulator
+#
+# The default target (the last stage) is the Airflow image; it carries nothing of the
+# simulator. The simulator, a distribution of its own (simulator/), gets a small image of its
+# own for docker-compose.yaml's "simulator" profile: standard library only, no Airflow.
 #
 # The base image tag, AIRFLOW_VERSION below and pyproject.toml's apache-airflow pin move
 # together; tests/deploy/test_dockerfile.py checks that they agree, lints this file with
@@ -14,7 +19,25 @@ COPY pyproject.toml README.md /src/
 COPY plugins/ib_futures /src/plugins/ib_futures
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels /src
 
-# --- stage 2: the runtime image.
+# --- stage 2: build the ib-gateway-sim wheel (the simulator distribution, simulator/).
+FROM python:3.11-slim-bookworm AS simulator-wheel
+COPY simulator/pyproject.toml simulator/README.md /src/
+COPY simulator/src /src/src
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels /src
+
+# --- stage 3, build target "simulator": the simulator alone on a slim Python image, as an
+# unprivileged user (nobody). Not part of the Airflow image below.
+FROM python:3.11-slim-bookworm AS simulator
+LABEL org.opencontainers.image.title="ib-gateway-sim" \
+      org.opencontainers.image.description="IB Gateway simulator speaking the TWS API wire protocol" \
+      org.opencontainers.image.licenses="Apache-2.0"
+RUN --mount=type=bind,from=simulator-wheel,source=/wheels,target=/wheels \
+    pip install --no-cache-dir /wheels/ib_gateway_sim-*.whl
+USER 65534:65534
+EXPOSE 4002
+CMD ["python", "-m", "ib_gateway_sim", "--host", "0.0.0.0", "--port", "4002"]
+
+# --- stage 4 (the default target): the runtime image.
 FROM apache/airflow:3.3.2-python3.11
 
 ARG AIRFLOW_VERSION=3.3.2

@@ -25,7 +25,7 @@ from ib_futures.ib.contracts import resolve_one
 from ib_futures.ib.gateway import connect_gateway
 from ib_futures.ib.settings import GatewaySettings
 from ib_futures.ib.snapshots import collect_snapshots
-from ib_futures.simulator import SimulatorThread
+from ib_gateway_sim import SimulatorThread
 
 SLOT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 ET
 TRADE_DATE = date(2026, 11, 24)

@@ -92,7 +92,7 @@ def parse_benchmark(runs: int) -> None:
 def dags_test_benchmark() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from ib_futures.simulator import SimulatorProcess
+    from ib_gateway_sim import SimulatorProcess
 
     slot = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
     home = Path(tempfile.mkdtemp(prefix="ibf-bench-dagstest-"))

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from ib_async import IB, Contract, Future, Stock
 
-from ib_futures.simulator import PacingLimits, SimulatorProcess, SimulatorThread
+from ib_gateway_sim import PacingLimits, SimulatorProcess, SimulatorThread
 
 START = "2026-11-24T15:00:00Z"  # Tuesday 10:00 ET, every market open
 
@@ -85,7 +85,7 @@ def main() -> None:
         with SimulatorProcess(start=START, seed=1, extra_args=["--no-pacing"]) as proc:
             one_run(proc.port, 200, "")
             runs = [one_run(proc.port, 201 + i, "") for i in range(args.runs)]
-            report("subprocess (python -m ib_futures.simulator)", runs)
+            report("subprocess (python -m ib_gateway_sim)", runs)
 
 
 if __name__ == "__main__":

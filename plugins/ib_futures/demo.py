@@ -20,6 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+SIMULATOR_MISSING = (
+    "the demo runs on the IB Gateway simulator, which is not installed: "
+    "install ib-gateway-sim (./dev install) to run the demo"
+)
 
 
 def recent_trading_slots(count: int, now: datetime) -> list[datetime]:
@@ -44,7 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workdir", default=str(ROOT / ".demo"))
     args = parser.parse_args(argv)
 
-    from ib_futures.simulator.runner import SimulatorProcess
+    # The simulator is a distribution of its own, not a dependency of the product: imported
+    # here so that the package (and its DAGs) never need it.
+    try:
+        from ib_gateway_sim import SimulatorProcess
+    except ImportError:
+        print(SIMULATOR_MISSING, file=sys.stderr)
+        return 2
 
     work = Path(args.workdir).resolve()
     airflow_home = work / "airflow"

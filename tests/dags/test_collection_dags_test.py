@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ib_futures.simulator.runner import SimulatorProcess
+from ib_gateway_sim import SimulatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -2,13 +2,14 @@
 
 Checked: the services of Airflow's official CeleryExecutor file plus the IB endpoint under
 two profiles (``gateway``: IB Gateway with IBC, paper and read-only by default, API not
-published; ``simulator``: the package's simulator); the executor, broker and result backend;
-a healthcheck on every long-running service; the ``ib_default`` connection and the lake from
-the environment, pointing at the endpoint's service; the ``ib_gateway`` pool made by
-airflow-init; and no secrets in the file: the only literal passwords allowed are the official
-file's well-known ``airflow``/``airflow`` local defaults (PostgreSQL inside the compose network,
-the UI user's default), every other credential comes from ``.env`` (git-ignored), and
-``.env.example`` lists every variable the file reads, with no secret values.
+published; ``simulator``: the ib-gateway-sim simulator, from its own image); the executor,
+broker and result backend; a healthcheck on every long-running service; the ``ib_default``
+connection and the lake from the environment, pointing at the endpoint's service; the
+``ib_gateway`` pool made by airflow-init; and no secrets in the file: the only literal
+passwords allowed are the official file's well-known ``airflow``/``airflow`` local defaults
+(PostgreSQL inside the compose network, the UI user's default), every other credential comes
+from ``.env`` (git-ignored), and ``.env.example`` lists every variable the file reads, with no
+secret values.
 """
 
 from __future__ import annotations
@@ -133,10 +134,24 @@ def test_profiles_choose_the_gateway_or_the_simulator() -> None:
     assert svc["ib-gateway"]["profiles"] == ["gateway"]
     assert svc["ib-simulator"]["profiles"] == ["simulator"]
     sim = svc["ib-simulator"]
-    assert sim["image"] == compose()["x-airflow-common"]["image"]
     assert sim["command"] == [
-        "python", "-m", "ib_futures.simulator", "--host", "0.0.0.0", "--port", "4002",
+        "python", "-m", "ib_gateway_sim", "--host", "0.0.0.0", "--port", "4002",
     ]  # fmt: skip
+
+
+def test_the_simulator_runs_from_its_own_image_not_the_airflow_one() -> None:
+    """The simulator profile builds the Dockerfile's ``simulator`` target (the ib-gateway-sim
+    distribution alone); the Airflow image, the default target, does not carry it."""
+    sim = services()["ib-simulator"]
+    airflow_image = compose()["x-airflow-common"]["image"]
+    assert sim["image"] != airflow_image
+    assert sim["image"].split(":")[0] == "ib-gateway-sim"
+    assert sim["build"] == {"context": ".", "target": "simulator"}
+    stages = re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)\s*$", (ROOT / "Dockerfile").read_text(), re.M | re.I)
+    assert "simulator" in stages
+    # No Airflow service builds a target: they all get the last stage, the Airflow image.
+    for name in AIRFLOW_SERVICES:
+        assert services()[name].get("build") == ".", name
 
 
 def test_celery_executor_with_redis_broker_and_postgres_result_backend() -> None:

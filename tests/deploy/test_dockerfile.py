@@ -221,6 +221,7 @@ def test_dockerignore_keeps_secrets_and_clutter_out_but_not_what_is_copied() -> 
         ".env.local",
         "secrets/tws_password",
         "plugins/ib_futures.egg-info/PKG-INFO",
+        "simulator/src/ib_gateway_sim.egg-info/PKG-INFO",
         "plugins/ib_futures/__pycache__/demo.cpython-311.pyc",
         ".lake/futures_snapshots/_delta_log/0.json",
         ".demo/airflow/airflow.cfg",
@@ -228,8 +229,8 @@ def test_dockerignore_keeps_secrets_and_clutter_out_but_not_what_is_copied() -> 
     ):
         assert excluded(path), f"{path} would be sent in the build context"
 
-    needed = ["pyproject.toml", "README.md"]
-    for top in ("dags", "plugins/ib_futures", "include"):
+    needed = ["pyproject.toml", "README.md", "simulator/pyproject.toml", "simulator/README.md"]
+    for top in ("dags", "plugins/ib_futures", "include", "simulator/src/ib_gateway_sim"):
         for file in (ROOT / top).rglob("*"):
             if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc":
                 needed.append(str(file.relative_to(ROOT)))
@@ -323,7 +324,7 @@ def clean_env(venv: Path, home: Path) -> dict[str, str]:
 
 
 CHECK_INSTALL = r"""
-import importlib.metadata as md, json, sys
+import importlib.metadata as md, importlib.util, json, sys
 import airflow, ib_futures
 from airflow.providers_manager import ProvidersManager
 from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
@@ -335,6 +336,7 @@ print(json.dumps({
     "entry_points": eps,
     "provider": "ib-futures" in ProvidersManager().providers,
     "hook": ProvidersManagerTaskRuntime().hooks["ibkr"].hook_class_name,
+    "simulator": importlib.util.find_spec("ib_gateway_sim") is not None,
 }))
 """
 
@@ -406,6 +408,7 @@ def test_dockerfile_pip_commands_install_a_working_provider(tmp_path: Path) -> N
     ]
     assert info["provider"] is True
     assert info["hook"] == "ib_futures.airflow.hooks.ib.IBHook"
+    assert info["simulator"] is False  # the product installs and parses its DAGs without it
 
     check = subprocess.run(
         [str(python), "-m", "pip", "check"], env=env, capture_output=True, text=True, check=False

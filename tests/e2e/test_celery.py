@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ib_futures.simulator.runner import SimulatorThread
+from ib_gateway_sim import SimulatorThread
 
 from .celery_stack import CeleryStack
 from .collection_checks import (

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ib_futures.simulator.runner import SimulatorThread
+from ib_gateway_sim import SimulatorThread
 
 from .airflow_stack import ROOT, AirflowStack, StackError
 from .collection_checks import (

@@ -30,7 +30,7 @@ from ib_futures.ib.contracts import resolve_all
 from ib_futures.ib.gateway import ClientIdInUse, GatewayError, connect_gateway
 from ib_futures.ib.settings import GatewaySettings
 from ib_futures.ib.snapshots import collect_snapshots
-from ib_futures.simulator.testing import connect_ib, free_port
+from ib_gateway_sim.testing import connect_ib, free_port
 
 SLOT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 TRADE_DATE = date(2026, 11, 24)

@@ -9,7 +9,7 @@ a retry overlapping a run, several workers) must therefore never pick the same i
   never leaves a stale lease behind.
 * Across hosts (several Celery workers), give each worker its own ``client_id_range`` (the
   ``ibkr`` connection extra, or the hook argument); if an id is nevertheless in use elsewhere,
-  the session sees 326 at once (see ``ib.session``) and leases the next free id.
+  the connection sees 326 at once (see ``ib.gateway``) and leases the next free id.
 
 The search starts at a random offset in the range so concurrent processes spread out.
 """

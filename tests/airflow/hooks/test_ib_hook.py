@@ -9,7 +9,7 @@ import pytest
 
 from ib_futures.airflow.hooks.ib import IBHook
 from ib_futures.ib.settings import SettingsError
-from ib_futures.simulator.testing import free_port
+from ib_gateway_sim.testing import free_port
 
 
 def set_conn(monkeypatch, port: int, **extra) -> None:

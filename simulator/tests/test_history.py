@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_async import IB, BarData, ContFuture, Future, Stock
 
-from ib_futures.simulator import SimulatorThread
-from ib_futures.simulator.testing import connect_ib
+from ib_gateway_sim import SimulatorThread
+from ib_gateway_sim.testing import connect_ib
 
 Factory = Callable[..., SimulatorThread]
 ET = ZoneInfo("America/New_York")
-SATURDAY = "2026-11-28T15:00:00Z"
+SATURDAY = "2026-11-21T15:00:00Z"  # an ordinary weekend (test_holidays.py has Thanksgiving's)
 
 
 @contextmanager
@@ -54,8 +54,8 @@ def test_one_day_of_five_minute_bars_on_a_weekend_is_fridays_session(simulator_f
     assert len(bars) == 23 * 12 and not errors
     first, last = bars[0].date, bars[-1].date
     assert isinstance(first, datetime) and isinstance(last, datetime)
-    assert first.astimezone(ET) == datetime(2026, 11, 26, 18, 0, tzinfo=ET)
-    assert last.astimezone(ET) == datetime(2026, 11, 27, 16, 55, tzinfo=ET)
+    assert first.astimezone(ET) == datetime(2026, 11, 19, 18, 0, tzinfo=ET)
+    assert last.astimezone(ET) == datetime(2026, 11, 20, 16, 55, tzinfo=ET)
     for bar in bars:
         assert bar.low <= min(bar.open, bar.close) and max(bar.open, bar.close) <= bar.high
         assert bar.volume > 0 and bar.barCount > 0 and bar.low <= bar.average <= bar.high
@@ -93,7 +93,7 @@ def test_daily_bars_are_sessions_labelled_by_trade_date(simulator_factory: Facto
         contract = es(ib)
         daily = ib.reqHistoricalData(contract, "", "5 D", "1 day", "TRADES", useRTH=False, timeout=5)
         friday = ib.reqHistoricalData(contract, "", "1 D", "5 mins", "TRADES", useRTH=False, timeout=5)
-    assert [b.date for b in daily] == [date(2026, 11, d) for d in (23, 24, 25, 26, 27)]
+    assert [b.date for b in daily] == [date(2026, 11, d) for d in (16, 17, 18, 19, 20)]
     assert daily[-1].open == friday[0].open and daily[-1].close == friday[-1].close
     assert daily[-1].high == max(b.high for b in friday) and daily[-1].low == min(b.low for b in friday)
 

@@ -13,8 +13,8 @@ import time
 import pytest
 from ib_async import IB
 
-from ib_futures.simulator import SimulatorThread
-from ib_futures.simulator.protocol import encode_message, encode_raw
+from ib_gateway_sim import SimulatorThread
+from ib_gateway_sim.protocol import encode_message, encode_raw
 
 
 class RawClient:

@@ -6,7 +6,8 @@ What a request gets (decided here, documented in the README's simulator section)
   (tickSize 8), session open/high/low (14/6/7), the previous session's close (9) and the last
   trade time (tickString 45, epoch seconds).
 * Market closed (CME: Fri 17:00 - Sun 18:00 ET and the daily 17:00-18:00 ET halt; ETFs: no
-  quotes outside 04:00-20:00 ET and no trades outside 09:30-16:00 ET): **no fresh quote**. Only
+  quotes outside 04:00-20:00 ET and no trades outside 09:30-16:00 ET; holidays and early
+  closes as in ``holidays.py``): **no fresh quote**. Only
   the close of the session that just ended (tick 9) and ``lastTimestamp`` = that session's end,
   so a client sees NaN bid/ask/last and an old trade time. Between 16:00 and 20:00 ET (and from
   04:00 to 09:30) an ETF still quotes bid/ask, but its last trade stays the 16:00 close.

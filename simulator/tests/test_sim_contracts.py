@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from ib_async import IB, ContFuture, Contract, Future, Stock
 
-from ib_futures.simulator import SimulatorThread
-from ib_futures.simulator.contracts import ContractBook, ContractRequest
+from ib_gateway_sim import SimulatorThread
+from ib_gateway_sim.contracts import ContractBook, ContractRequest
 
 
 def test_es_front_month_qualifies_with_ib_fields(ib_client: IB) -> None:

@@ -1,9 +1,8 @@
 """The simulator's contract universe: ES/NQ/RTY quarterly chains and SPY/QQQ/IWM stocks.
 
-Calendar rules (third-Friday expiry, H/M/U/Z codes, ``ESZ6`` local symbols) come from
-``ib_futures.core.contracts`` so the simulator and the collector agree on them. This module adds
-what IB's contract-details answer carries (conIds, ticks, multipliers, hours) and the matching
-rules IB applies to a partially specified request.
+Calendar rules (third-Friday expiry, H/M/U/Z codes, ``ESZ6`` local symbols) are in
+``months.py``. This module adds what IB's contract-details answer carries (conIds, ticks,
+multipliers, hours) and the matching rules IB applies to a partially specified request.
 
 conIds are deterministic: futures ``600_000_000 + root_index * 1_000_000 + YYYYMM``
 (``ESZ6`` = 601_202_612), stocks use their real IB conIds.
@@ -15,8 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Literal
 
-from ib_futures.core.contracts import ContractMonth, listed_contract_months
-
+from .months import ContractMonth, listed_months
 from .schedules import CENTRAL, CME_GLOBEX, EASTERN, US_EXTENDED, US_RTH
 
 SecType = Literal["FUT", "STK"]
@@ -211,11 +209,9 @@ class ContractBook:
     def chain(self, root: str, now: datetime, include_expired: bool = False) -> list[SimContract]:
         """Listed months of ``root`` at ``now``, nearest first (expired ones first if asked)."""
         today = now.astimezone(CENTRAL).date()
-        months = listed_contract_months(
-            root, today, count=self.listed + 1, include_expired_back=self.expired_back
-        )
+        months = listed_months(root, today, self.listed + 1, expired_back=self.expired_back)
         contracts = [future_contract(m) for m in months]
-        # The core rule counts the expiry day itself as unexpired; IB delists at the 08:30 CT
+        # The month rule counts the expiry day itself as unexpired; IB delists at the 08:30 CT
         # last trade, so filter by the instant and keep exactly ``listed`` live months.
         live = [c for c in contracts if not c.expired(now)][: self.listed]
         if not include_expired:
@@ -316,7 +312,7 @@ def details_fields(
 ) -> list[object]:
     """The fields of one contractDetails message (id 10) at server version 178.
 
-    Layout per the reference, section 2: no version field (>= 164), then minSize,
+    Layout per docs/ib-protocol.md section 2: no version field (>= 164), then minSize,
     sizeIncrement and suggestedSizeIncrement at the end.
     """
     spec = contract.spec

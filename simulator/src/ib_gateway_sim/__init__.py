@@ -5,12 +5,14 @@ the ES/NQ/RTY quarterly chains and SPY/QQQ/IWM, snapshot and streaming quotes, h
 from one seeded price model, IB's pacing and error behaviours, fault injection and a request
 journal. Entry points:
 
-* ``python -m ib_futures.simulator --host 127.0.0.1 --port 4002 [--start ISO] [--seed N]
-  [--scenario FILE]``
+* ``python -m ib_gateway_sim --host 127.0.0.1 --port 4002 [--start ISO] [--seed N]
+  [--scenario FILE]`` (console script ``ib-gateway-sim``)
 * :class:`GatewaySimulator` (asyncio), :class:`SimulatorThread` (sync code),
-  :class:`SimulatorProcess` (subprocess), pytest fixtures in :mod:`.testing`.
+  :class:`SimulatorProcess` (subprocess), pytest fixtures in :mod:`.testing` (registered
+  through the ``pytest11`` entry point when the distribution is installed).
 
-Only the standard library (plus ``ib_futures.core`` and, for YAML scenarios, PyYAML) is used.
+Only the standard library is used at run time (PyYAML for YAML scenarios, the ``yaml``
+extra; ib_async only in the tests and the ``ib_client`` fixture, the ``test`` extra).
 """
 
 from .clock import SimClock

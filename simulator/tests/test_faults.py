@@ -1,5 +1,5 @@
 """Fault injection through the real ib_async client, and what ib_async then does
-(ib-protocol.md, "Error behaviours observed")."""
+(docs/ib-protocol.md, "Error behaviours observed")."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from ib_async import IB, Future, RequestError, Stock
 
-from ib_futures.simulator import GatewaySimulator, SimulatorThread, load_scenario
-from ib_futures.simulator.testing import connect_ib
+from ib_gateway_sim import GatewaySimulator, SimulatorThread, load_scenario
+from ib_gateway_sim.testing import connect_ib
 
 Factory = Callable[..., SimulatorThread]
 
@@ -216,7 +216,7 @@ def test_scenario_rejects_unknown_keys(tmp_path: Path) -> None:
 
 
 def test_scenario_from_the_cli(tmp_path: Path) -> None:
-    from ib_futures.simulator import SimulatorProcess
+    from ib_gateway_sim import SimulatorProcess
 
     path = tmp_path / "scenario.yaml"
     path.write_text(

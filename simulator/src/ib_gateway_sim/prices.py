@@ -10,6 +10,8 @@ past instant can be priced without simulating from the beginning:
   totals since ``reference_date`` (one cheap draw per day, memoised), so pricing 2020 costs a few
   thousand draws once, not a simulation. Returns are zero in slots where CME is closed
   (weekend, daily halt), so closed markets do not move. Within a slot the log-price is linear.
+  The walks ignore holidays (``Schedule.weekdays()``), so a holiday rule never changes a
+  price; the index moves through a holiday and the first bar after it opens with the gap.
 * A futures contract trades at ``index * exp(carry * years_to_expiry)``, so back months sit a
   little above the front month and every month moves with the index.
 * Each ETF tracks its future: ``log ETF(t) = log(ratio * level0) + beta * index_log(t - lag)
@@ -254,14 +256,6 @@ class Walk:
         return self.day_start(day) + data.prefix[slot] + frac * data.returns[slot]
 
 
-def slot_start(moment: datetime) -> datetime:
-    """Floor ``moment`` to its five-minute slot (UTC)."""
-    moment = moment.astimezone(UTC)
-    return moment - timedelta(
-        seconds=moment.timestamp() % SLOT_SECONDS
-    )
-
-
 class PriceModel:
     """Prices, quotes and five-minute bars for every simulator instrument."""
 
@@ -273,7 +267,8 @@ class PriceModel:
         for root in FUTURES:
             sigma = cfg.annual_vol[root] / math.sqrt(CME_SLOTS_PER_YEAR)
             self._index[root] = Walk(
-                root, cfg.seed, sigma, CME_GLOBEX, cfg.reference_date, cfg.index_reversion
+                root, cfg.seed, sigma, CME_GLOBEX.weekdays(), cfg.reference_date,
+                cfg.index_reversion,
             )
         self._full_bar = lru_cache(maxsize=100_000)(
             lambda contract, start, what: self._make_bar(contract, start, None, what)
@@ -283,7 +278,7 @@ class PriceModel:
             sigma_f = self._index[root].sigma
             sigma_i = abs(cfg.etf_beta) * sigma_f * math.sqrt(max(0.0, 1.0 / rho**2 - 1.0))
             self._idio[etf] = Walk(
-                f"{etf}.idio", cfg.seed, sigma_i, US_EXTENDED, cfg.reference_date,
+                f"{etf}.idio", cfg.seed, sigma_i, US_EXTENDED.weekdays(), cfg.reference_date,
                 cfg.idio_reversion,
             )
 

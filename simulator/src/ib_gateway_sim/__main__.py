@@ -1,4 +1,5 @@
-"""Command line: ``python -m ib_futures.simulator --host 127.0.0.1 --port 4002``.
+"""Command line: ``python -m ib_gateway_sim --host 127.0.0.1 --port 4002`` (or the console
+script ``ib-gateway-sim`` with the same options).
 
 Options: ``--start ISO-8601`` (simulated clock start, default now; the clock then runs in real
 time), ``--seed N`` (price model), ``--scenario FILE`` (JSON/YAML faults and events, see
@@ -23,9 +24,9 @@ from .scenario import Scenario, load_scenario
 from .server import GatewaySimulator
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m ib_gateway_sim") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ib_futures.simulator",
+        prog=prog,
         description="IB Gateway simulator speaking the TWS API (server version 178).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
@@ -75,8 +76,8 @@ async def serve(sim: GatewaySimulator) -> None:
         await sim.stop()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m ib_gateway_sim") -> int:
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         sim = make_simulator(args)
@@ -85,6 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     asyncio.run(serve(sim))
     return 0
+
+
+def console_main() -> int:
+    """The ``ib-gateway-sim`` console script (its usage line names the script)."""
+    return main(prog="ib-gateway-sim")
 
 
 if __name__ == "__main__":

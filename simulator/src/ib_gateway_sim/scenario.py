@@ -117,8 +117,14 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     text = path.read_text()
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml  # PyYAML is a project dependency; imported only when a YAML file is used
-
+        try:
+            # PyYAML is the optional "yaml" extra: JSON scenarios need nothing beyond stdlib.
+            import yaml
+        except ImportError as exc:
+            raise ValueError(
+                f"{path}: YAML scenarios need PyYAML (pip install 'ib-gateway-sim[yaml]'), "
+                "or write the scenario as JSON"
+            ) from exc
         data = yaml.safe_load(text) or {}
     else:
         data = json.loads(text)

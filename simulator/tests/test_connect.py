@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from ib_async import IB
 
-from ib_futures.simulator import SimulatorThread
-from ib_futures.simulator.testing import connect_ib
+from ib_gateway_sim import SimulatorThread
+from ib_gateway_sim.testing import connect_ib
 
 
 def test_connect_completes_at_once_with_server_version_178(ib_simulator: SimulatorThread) -> None:
@@ -57,7 +57,7 @@ def test_clock_advances_in_real_time_from_start(simulator_factory) -> None:  # t
 
 
 def test_async_api_against_in_loop_simulator() -> None:
-    from ib_futures.simulator import GatewaySimulator
+    from ib_gateway_sim import GatewaySimulator
 
     async def main() -> float:
         async with GatewaySimulator(start="2026-11-24T15:00:00Z") as sim:

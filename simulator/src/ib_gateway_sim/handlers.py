@@ -1,6 +1,6 @@
 """Request handlers, one coroutine per message the simulator serves (names = journal kinds).
 
-Field layouts follow ib_async 2.1.0's ``client.py`` at server version 178 (ib-protocol.md
+Field layouts follow ib_async 2.1.0's ``client.py`` at server version 178 (docs/ib-protocol.md
 section 2). Each handler reads its fields, records ``req_id``/``symbol`` on the journal entry,
 passes the fault gate, and answers.
 """
@@ -19,8 +19,8 @@ from .pacing import PACING_VIOLATION
 from .protocol import Fields
 
 if TYPE_CHECKING:
+    from .client_connection import ClientConnection
     from .contracts import ContractRequest, SimContract
-    from .session import ClientSession
 
 NOT_SUBSCRIBED = "Requested market data is not subscribed. Delayed market data is available."
 
@@ -28,7 +28,7 @@ NOT_SUBSCRIBED = "Requested market data is not subscribed. Delayed market data i
 class RequestHandlers:
     """The served requests of one session."""
 
-    def __init__(self, session: ClientSession) -> None:
+    def __init__(self, session: ClientConnection) -> None:
         self.s = session
         self.streams: dict[int, asyncio.Task[None]] = {}
         self.cancelled_historical: set[int] = set()

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from ib_async import IB, Contract, Future, Stock
 
-from ib_futures.simulator import PacingLimits, SimulatorThread
-from ib_futures.simulator.pacing import HistoricalPacer
-from ib_futures.simulator.testing import connect_ib
+from ib_gateway_sim import PacingLimits, SimulatorThread
+from ib_gateway_sim.pacing import HistoricalPacer
+from ib_gateway_sim.testing import connect_ib
 
 Factory = Callable[..., SimulatorThread]
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ib_async import IB, ContFuture, Contract, Future, Stock
 
-from ib_futures.simulator import SimulatorThread
-from ib_futures.simulator.contracts import ContractBook, stock_contract
-from ib_futures.simulator.testing import connect_ib
+from ib_gateway_sim import SimulatorThread
+from ib_gateway_sim.contracts import ContractBook, stock_contract
+from ib_gateway_sim.testing import connect_ib
 
 Factory = Callable[..., SimulatorThread]
 ES = Future("ES", "202612", "CME")
@@ -119,11 +119,11 @@ def test_delayed_data_with_10167_when_not_subscribed(simulator_factory: Factory)
 
 
 def test_weekend_snapshot_has_no_fresh_quote(simulator_factory: Factory) -> None:
-    sim = simulator_factory(start="2026-11-28T15:00:00Z", frozen=True)  # Saturday
+    sim = simulator_factory(start="2026-11-21T15:00:00Z", frozen=True)  # an ordinary Saturday
     with client(sim) as ib:
         tickers = ib.reqTickers(*ib.qualifyContracts(ES, SPY))  # type: ignore[arg-type]
-    friday_cme_close = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)  # Fri 17:00 ET
-    friday_rth_close = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)  # Fri 16:00 ET
+    friday_cme_close = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)  # Fri 17:00 ET
+    friday_rth_close = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)  # Fri 16:00 ET
     for ticker, close_at in zip(tickers, (friday_cme_close, friday_rth_close), strict=True):
         assert math.isnan(ticker.bid) and math.isnan(ticker.ask) and math.isnan(ticker.last)
         assert ticker.close > 0

@@ -1,6 +1,6 @@
 """reqHistoricalData: IB's duration and bar-size rules, session-shaped bars, msg 17 layout.
 
-Choices (each mirrors IB where IB's behaviour is known, see ib-protocol.md section 3):
+Choices (each mirrors IB where IB's behaviour is known, see docs/ib-protocol.md section 3):
 
 * Bar sizes: IB's full list is *legal*; the simulator *serves* five-minute multiples up to
   8 hours and ``1 day``. A legal but unserved size (``1 min``) answers 162 saying so; an
@@ -17,7 +17,8 @@ Choices (each mirrors IB where IB's behaviour is known, see ib-protocol.md secti
   anything else answers 10314. A CONTFUT with an end time answers 10339.
 * Bars exist only while the instrument's session is open: CME Globex (18:00-17:00 ET, no
   weekend, no daily halt) for futures, 04:00-20:00 ET for ETFs; ``useRTH=1`` narrows both to
-  09:30-16:00 ET. Intraday bars align to the bar size from midnight US/Eastern and are clipped
+  09:30-16:00 ET; holidays and early closes as in ``holidays.py`` (no bars on Christmas Day,
+  none after 13:00 ET on Thanksgiving). Intraday bars align to the bar size from midnight US/Eastern and are clipped
   to the session (a 1-hour RTH series starts with a 09:30 bar); the bar covering the end time is
   the still-forming partial bar. Daily bars are sessions labelled by trade date.
 * An empty window answers 162 "HMDS query returned no data: ESZ6@CME Trades".

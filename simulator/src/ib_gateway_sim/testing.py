@@ -1,5 +1,9 @@
-"""pytest fixtures for the IB Gateway simulator (register with
-``pytest_plugins = ["ib_futures.simulator.testing"]``).
+"""pytest fixtures for the IB Gateway simulator.
+
+Installing the distribution registers this module as a pytest plugin (the ``pytest11`` entry
+point ``ib_gateway_sim``), so the fixtures exist in every test session of that environment;
+``-p no:ib_gateway_sim`` turns them off. ``ib_async`` is imported only by ``ib_client`` and
+:func:`connect_ib`, so the plugin loads where ib_async is not installed.
 
 Fixtures:
 

@@ -6,7 +6,7 @@ import math
 
 from ib_async import IB, Future, Stock
 
-from ib_futures.simulator import SimulatorProcess
+from ib_gateway_sim import SimulatorProcess
 
 
 def test_cli_subprocess_serves_front_month_quotes_and_a_day_of_bars() -> None:
@@ -42,7 +42,7 @@ def test_cli_help_names_the_options() -> None:
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-m", "ib_futures.simulator", "--help"],
+        [sys.executable, "-m", "ib_gateway_sim", "--help"],
         capture_output=True, text=True, check=True, timeout=30,
     ).stdout
     for option in ("--host", "--port", "--start", "--seed", "--scenario"):

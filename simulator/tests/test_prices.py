@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ib_async import IB, Future, Stock
 
-from ib_futures.simulator import PriceModel, PriceModelConfig
-from ib_futures.simulator.contracts import ContractBook, SimContract, stock_contract
-from ib_futures.simulator.prices import SLOT_SECONDS
-from ib_futures.simulator.schedules import US_RTH
+from ib_gateway_sim import PriceModel, PriceModelConfig
+from ib_gateway_sim.contracts import ContractBook, SimContract, stock_contract
+from ib_gateway_sim.prices import SLOT_SECONDS
+from ib_gateway_sim.schedules import US_RTH
 
 BOOK = ContractBook()
 T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)

@@ -2,21 +2,31 @@
 
 * CME Globex equity-index futures: trade date D runs from 18:00 ET on the previous calendar
   day to 17:00 ET on D, Monday to Friday; so the market is closed Fri 17:00 - Sun 18:00 ET and
-  during the daily 17:00-18:00 ET maintenance halt (DESIGN.md, "Domain facts").
+  during the daily 17:00-18:00 ET maintenance halt (docs/ib-protocol.md section 3, "CME Globex hours").
 * Regular trading hours (IB's ``liquidHours``): 09:30-16:00 ET (08:30-15:00 CT).
 * US ETFs quote 04:00-20:00 ET (IB's ``tradingHours`` for ARCA/NASDAQ listings).
 
-Holidays are deliberately not modelled: the simulator serves every weekday, so a test can pick
-any weekday as its start without consulting a calendar. The collector's own session logic lives
-in ``ib_futures.core``; the simulator only needs to be self-consistent.
+Holidays and early closes follow ``holidays.py``: CME's calendar for Globex, NYSE's for the
+regular and extended hours (early closes at 13:00 and 17:00 ET). Regular hours serve as the
+futures' ``liquidHours`` too. ``Schedule.weekdays()`` is the same schedule without a holiday
+calendar: the price model's walks move on it, so that a holiday rule never changes a price.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from .holidays import (
+    NYSE_EARLY_CLOSE,
+    NYSE_EARLY_CLOSE_EXTENDED,
+    REGULAR,
+    DayRule,
+    cme_equity_day,
+    nyse_day,
+)
 
 EASTERN = ZoneInfo("America/New_York")
 CENTRAL = ZoneInfo("America/Chicago")
@@ -39,19 +49,34 @@ class Schedule:
     """A weekday schedule: each Monday-Friday trade date has one session in Eastern time.
 
     ``start_day_offset`` -1 means the session opens on the previous calendar day (Globex).
+    ``calendar`` closes trade dates or ends them early (at the rule's own time, else at
+    ``early_close``); without one every weekday is a full session.
     """
 
     name: str
     open_time: time
     close_time: time
     start_day_offset: int = 0
+    calendar: Callable[[date], DayRule] | None = None
+    early_close: time | None = None
+
+    def weekdays(self) -> Schedule:
+        """This schedule with every weekday a full session (no holidays)."""
+        return replace(self, calendar=None)
+
+    def rule(self, trade_date: date) -> DayRule:
+        return self.calendar(trade_date) if self.calendar is not None else REGULAR
 
     def session(self, trade_date: date) -> Session | None:
         if trade_date.weekday() >= 5:
             return None
+        rule = self.rule(trade_date)
+        if rule.closed:
+            return None
+        close = (rule.close or self.early_close or self.close_time) if rule.early else self.close_time
         opening_day = trade_date + timedelta(days=self.start_day_offset)
         start = datetime.combine(opening_day, self.open_time, EASTERN)
-        end = datetime.combine(trade_date, self.close_time, EASTERN)
+        end = datetime.combine(trade_date, close, EASTERN)
         return Session(trade_date, start, end)
 
     def session_at(self, moment: datetime) -> Session | None:
@@ -121,6 +146,12 @@ class Schedule:
         return ";".join(parts)
 
 
-CME_GLOBEX = Schedule("cme_globex", time(18, 0), time(17, 0), start_day_offset=-1)
-US_RTH = Schedule("us_rth", time(9, 30), time(16, 0))
-US_EXTENDED = Schedule("us_extended", time(4, 0), time(20, 0))
+CME_GLOBEX = Schedule(
+    "cme_globex", time(18, 0), time(17, 0), start_day_offset=-1, calendar=cme_equity_day
+)
+US_RTH = Schedule(
+    "us_rth", time(9, 30), time(16, 0), calendar=nyse_day, early_close=NYSE_EARLY_CLOSE
+)
+US_EXTENDED = Schedule(
+    "us_extended", time(4, 0), time(20, 0), calendar=nyse_day, early_close=NYSE_EARLY_CLOSE_EXTENDED
+)

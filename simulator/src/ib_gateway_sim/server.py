@@ -1,8 +1,8 @@
 """The IB Gateway simulator: an asyncio TCP server speaking the TWS API at server version 178.
 
 ``GatewaySimulator`` owns the shared state (simulated clock, price model, contract book, fault
-plan, pacing, journal) and one :class:`~.session.ClientSession` per connection. Its control
-methods (``broadcast``, ``disconnect_all``, ``refuse_connections``, ...) may be called from the
+plan, pacing, journal) and one :class:`~.client_connection.ClientConnection` per client
+connection. Its control methods (``broadcast``, ``disconnect_all``, ``refuse_connections``, ...) may be called from the
 simulator's own event loop or from any other thread (tests driving a ``SimulatorThread``).
 """
 
@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from .client_connection import ClientConnection
 from .clock import SimClock
 from .contracts import ContractBook
 from .faults import FaultPlan, error_message
@@ -25,7 +26,6 @@ from .journal import Journal
 from .pacing import HistoricalPacer, PacingLimits
 from .prices import PriceModel, PriceModelConfig
 from .scenario import Scenario, ScheduledEvent
-from .session import ClientSession
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,8 +81,8 @@ class GatewaySimulator:
         self._server: asyncio.base_events.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._sessions: set[ClientSession] = set()
-        self._clients: dict[int, ClientSession] = {}
+        self._sessions: set[ClientConnection] = set()
+        self._clients: dict[int, ClientConnection] = {}
         self._next_session = 0
         self._background: set[asyncio.Task[None]] = set()
         if scenario is not None:
@@ -136,19 +136,19 @@ class GatewaySimulator:
             # Nagle holds the second until the client's delayed ACK, ~40 ms per request.
             # asyncio only sets it for sockets created with proto=IPPROTO_TCP.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        session = ClientSession(self, reader, writer, self._next_session)
+        session = ClientConnection(self, reader, writer, self._next_session)
         self._sessions.add(session)
         await session.run()
 
     # -- client registry (used by sessions) --------------------------------------------------
-    def client_id_in_use(self, client_id: int, asking: ClientSession) -> bool:
+    def client_id_in_use(self, client_id: int, asking: ClientConnection) -> bool:
         other = self._clients.get(client_id)
         return other is not None and other is not asking and not other.closed
 
-    def register_client(self, client_id: int, session: ClientSession) -> None:
+    def register_client(self, client_id: int, session: ClientConnection) -> None:
         self._clients[client_id] = session
 
-    def _forget(self, session: ClientSession) -> None:
+    def _forget(self, session: ClientConnection) -> None:
         self._sessions.discard(session)
         if session.client_id is not None and self._clients.get(session.client_id) is session:
             del self._clients[session.client_id]

@@ -1,6 +1,6 @@
 """One client connection: handshake, startup sync, request dispatch and fault gating.
 
-The handshake and the startup answers follow ib-protocol.md section 1: ``API\\0`` plus
+The handshake and the startup answers follow docs/ib-protocol.md section 1: ``API\\0`` plus
 ``v157..178``; the server replies ``178`` and a connection time; after ``startApi`` (71) it
 sends managedAccounts (15), nextValidId (9) and the farm notices 2104/2106/2158. Every request
 ib_async's ``IB.connectAsync`` makes is answered so ``connect()`` returns at once.
@@ -56,7 +56,7 @@ HANDSHAKE_TIMEOUT = 10.0
 MAX_HANDSHAKE_LENGTH = 4096
 
 
-class ClientSession:
+class ClientConnection:
     """Serves one TCP connection until it closes."""
 
     def __init__(

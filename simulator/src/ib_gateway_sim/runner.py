@@ -6,7 +6,7 @@ so ib_async's synchronous API can be used in the calling thread::
     with SimulatorThread(start="2026-11-24T15:00:00Z", seed=1) as sim:
         ib.connect("127.0.0.1", sim.port, clientId=1)
 
-``SimulatorProcess`` launches ``python -m ib_futures.simulator`` and reads the port it prints.
+``SimulatorProcess`` launches ``python -m ib_gateway_sim`` and reads the port it prints.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class SimulatorThread:
 
 
 class SimulatorProcess:
-    """``python -m ib_futures.simulator`` in a subprocess on a free port.
+    """``python -m ib_gateway_sim`` in a subprocess on a free port.
 
     The CLI prints ``... listening on HOST:PORT`` once it accepts connections; ``start`` waits
     for that line. ``stop`` terminates the process (and kills it if it does not exit).
@@ -120,7 +120,7 @@ class SimulatorProcess:
     ) -> None:
         self.host = host
         self.port = port
-        args = [python, "-m", "ib_futures.simulator", "--host", host, "--port", str(port)]
+        args = [python, "-m", "ib_gateway_sim", "--host", host, "--port", str(port)]
         if start is not None:
             args += ["--start", start.isoformat() if isinstance(start, datetime) else start]
         if seed is not None:
@@ -133,8 +133,10 @@ class SimulatorProcess:
 
     def start(self, timeout: float = 20.0) -> SimulatorProcess:
         env = dict(os.environ)
-        plugins = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (plugins, env.get("PYTHONPATH")) if p)
+        # The child imports this very copy of the package, installed or not (e.g. a source
+        # checkout on sys.path only through the parent's PYTHONPATH or a test runner).
+        package_root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         self.process = subprocess.Popen(
             self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env

@@ -84,10 +84,10 @@ def test_bars_after_thanksgiving_end_at_the_early_close(simulator_factory: Facto
         spy_daily = ib.reqHistoricalData(stock, "", "5 D", "1 day", "TRADES", useRTH=True, timeout=5)
     finally:
         ib.disconnect()
-    # Thu 18:00 ET to Fri 13:00 ET: 19 hours.
-    assert len(friday) == 19 * 12
+    # Thu 18:00 ET to Fri 13:15 ET (CME's half-day close, 12:15 CT): 19.25 hours.
+    assert len(friday) == 231
     assert [friday[0].date, friday[-1].date] == [
-        datetime(2026, 11, 26, 18, 0, tzinfo=ET), datetime(2026, 11, 27, 12, 55, tzinfo=ET),
+        datetime(2026, 11, 26, 18, 0, tzinfo=ET), datetime(2026, 11, 27, 13, 10, tzinfo=ET),
     ]  # fmt: skip
     # CME trades Thanksgiving morning; NYSE is closed all day.
     assert [b.date for b in daily] == [date(2026, 11, d) for d in (23, 24, 25, 26, 27)]
@@ -113,7 +113,7 @@ def test_christmas_is_closed_in_hours_and_history(ib_client, ib_simulator) -> No
     [details] = ib_client.reqContractDetails(es("202703"))  # ESZ6 expired on the 18th
     hours = details.tradingHours.split(";")
     assert "20261225:CLOSED" in hours
-    assert "20261223:1700-20261224:1200" in hours  # Christmas Eve ends at 12:00 CT
+    assert "20261223:1700-20261224:1215" in hours  # Christmas Eve ends at 12:15 CT
     errors: list[int] = []
     ib_client.errorEvent += lambda req_id, code, msg, contract: errors.append(code)
     ib_simulator.clock.set("2026-12-26T15:00:00Z")  # history cannot end after the clock

@@ -89,9 +89,10 @@ def test_across_the_halt():
 def test_monday_after_an_early_close_friday():
     fut = history("FUT", "2026-11-25 00:00", "2026-11-30 10:00")
     c = changes("2026-11-30 10:00", "FUT", fut)
-    # Black Friday: CME_Equity closes at 13:00 ET, last slot 12:55
-    assert c.change_daily == pytest.approx(ratio("2026-11-30 10:00", "2026-11-27 12:55"))
-    assert c.change_overnight == pytest.approx(ratio("2026-11-30 09:30", "2026-11-27 12:55"))
+    # Black Friday: CME closes equity futures at 12:15 CT (13:15 ET), last slot 13:10
+    assert c.change_daily == pytest.approx(ratio("2026-11-30 10:00", "2026-11-27 13:10"))
+    # overnight starts at the NYSE close (13:00 ET that day), a slot the future still trades
+    assert c.change_overnight == pytest.approx(ratio("2026-11-30 09:30", "2026-11-27 13:00"))
     assert c.change_1h == pytest.approx(ratio("2026-11-30 10:00", "2026-11-30 09:00"))
     etf = history("ETF", "2026-11-25 00:00", "2026-11-30 10:00")
     e = changes("2026-11-30 10:00", "ETF", etf)

@@ -51,15 +51,27 @@ TABLE = [
         id="thanksgiving-halt",
     ),
     pytest.param("2026-11-26 18:00", True, False, None, id="thanksgiving-evening"),
-    # Day after: CME_Equity closes at 12:00 CT (13:00 ET), NYSE at 13:00 ET.
+    # Day after: CME publishes a 12:15 CT (13:15 ET) close for equity futures on the half
+    # days (the library says 12:00 CT); NYSE closes at 13:00 ET.
     pytest.param("2026-11-27 12:55", True, True, None, id="black-friday-1255"),
+    pytest.param("2026-11-27 13:00", True, False, None, id="black-friday-1300"),
+    pytest.param("2026-11-27 13:10", True, False, None, id="black-friday-1310"),
     pytest.param(
-        "2026-11-27 13:00", False, False, "early close at 13:00 ET (day after Thanksgiving)",
-        id="black-friday-1300",
+        "2026-11-27 13:15", False, False, "early close at 13:15 ET (day after Thanksgiving)",
+        id="black-friday-1315",
+    ),
+    pytest.param("2026-12-24 13:10", True, False, None, id="christmas-eve-1310"),
+    pytest.param(
+        "2026-12-24 13:15", False, False, "CME early close at 13:15 ET (Christmas Eve)",
+        id="christmas-eve-1315",
     ),
     pytest.param(
-        "2026-12-24 14:00", False, False, "CME early close at 13:00 ET (Christmas Eve)",
+        "2026-12-24 14:00", False, False, "CME early close at 13:15 ET (Christmas Eve)",
         id="christmas-eve",
+    ),
+    pytest.param("2025-07-03 13:10", True, False, None, id="july-3-2025-1310"),
+    pytest.param(
+        "2025-07-03 13:15", False, False, "CME early close at 13:15 ET", id="july-3-2025-1315"
     ),
     pytest.param("2026-12-24 18:00", False, False, "CME holiday Christmas", id="christmas-eve-night"),
     pytest.param("2026-12-25 10:00", False, False, "CME holiday Christmas", id="christmas"),
@@ -234,8 +246,8 @@ def test_expected_slots_for_a_thanksgiving_week():
     fut = expected_slots(start, end, "FUT", CFG)
     etf = expected_slots(start, end, "ETF", CFG)
     # Globex: Sun 18:00 - Wed 17:00 with halts = 3 x 23 h; Wed 18:00 - Thu 13:00 = 19 h;
-    # Thu 18:00 - Fri 13:00 = 19 h.  Twelve slots an hour.
-    assert len(fut) == (3 * 23 + 19 + 19) * 12
+    # Thu 18:00 - Fri 13:15 (CME's half-day close, 12:15 CT) = 19.25 h.  Twelve slots an hour.
+    assert len(fut) == int((3 * 23 + 19 + 19.25) * 12)
     # NYSE: Mon-Wed 6.5 h, Thu closed, Fri 3.5 h.
     assert len(etf) == int((3 * 6.5 + 3.5) * 12)
     assert et("2026-11-24 17:00").astimezone(UTC) not in fut

@@ -10,9 +10,14 @@ comparison with ``exchange_calendars``' CMES/XNYS are in docs/session.md): it mo
 equity-index Globex session as trade date D = D-1 17:00 CT to D 16:00 CT, so the daily
 16:00-17:00 CT (17:00-18:00 ET) halt and the weekend fall out of the schedule; it carries the
 CME holiday closures (New Year, Good Friday, Christmas), the 12:00 CT holiday early closes
-(MLK, Presidents, Memorial, Juneteenth, July 4th, Labor Day, Thanksgiving and the day after,
-Christmas Eve) and the Good Friday 08:15 CT early close; its NYSE calendar carries the
-pre-market (04:00) and after-hours (20:00, 17:00 on early-close days) times.
+(MLK, Presidents, Memorial, Juneteenth, July 4th, Labor Day, Thanksgiving) and the Good Friday
+08:15 CT early close; its NYSE calendar carries the pre-market (04:00) and after-hours (20:00,
+17:00 on early-close days) times.
+
+One correction (:func:`_cme_half_day_closes`): on the half days (the day after Thanksgiving,
+July 3 and December 24, when NYSE closes at 13:00 ET) the library closes equity-index futures at
+12:00 CT, while CME's published holiday schedules close them at 12:15 CT (e.g. the Thanksgiving
+2026 and Christmas 2026 notices); the three slots between are real trading.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ import functools
 import re
 import warnings
 from bisect import bisect_right
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from ib_futures.core.snapshot import AssetClass
@@ -105,7 +111,37 @@ def year_sessions(calendar: str, market: AssetClass, year: int) -> tuple[MarketS
                 breaks=breaks,
             )
         )
+    if market == "FUT":
+        out = _cme_half_day_closes(out, year)
     return tuple(out)
+
+
+#: CME's close of equity-index futures on the half days, in Chicago time (12:15 CT)
+CME_HALF_DAY_CLOSE = time(12, 15)
+
+
+def _cme_half_day_closes(sessions: list[MarketSession], year: int) -> list[MarketSession]:
+    """Sessions with the half days' close moved from the library's 12:00 CT to 12:15 CT.
+
+    The half days are NYSE's early closes (the day after Thanksgiving, July 3, December 24);
+    CME's other 12:00 CT holiday closes (MLK Day, ...) are right as they are.
+    """
+    import pandas_market_calendars as mcal
+
+    nyse = mcal.get_calendar("NYSE")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the library's own pandas calls
+        warnings.simplefilter("ignore", FutureWarning)
+        sched = nyse.schedule(f"{year}-01-01", f"{year}-12-31")
+        half_days = {ts.date() for ts in nyse.early_closes(sched).index}
+    chicago = ZoneInfo("America/Chicago")
+    out = []
+    for s in sessions:
+        if s.trade_date in half_days and s.early_close:
+            local = datetime.combine(s.trade_date, CME_HALF_DAY_CLOSE, chicago).astimezone(UTC)
+            s = replace(s, close=local, post_close=local)
+        out.append(s)
+    return out
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ Two calendars, both answering "what happens on trade date D" with a :class:`DayR
   for extended hours) on July 3 and December 24 when they fall Monday to Thursday and on the
   day after Thanksgiving.
 * :func:`cme_equity_day` (the E-mini Globex session, trade date D = D-1 18:00 ET to D 17:00
-  ET): closed only on New Year's Day and Christmas; on the other US holidays, the day after
-  Thanksgiving, July 3 and December 24 (Monday to Thursday) the session ends at 13:00 ET
-  (12:00 CT); on Good Friday at 09:15 ET (08:15 CT). The next session opens at 18:00 ET as
-  usual.
+  ET): closed only on New Year's Day and Christmas; on the other US holidays the session ends
+  at 13:00 ET (12:00 CT); on the half days (the day after Thanksgiving, July 3 and December 24,
+  Monday to Thursday) at 13:15 ET (12:15 CT), as CME's holiday schedules publish; on Good
+  Friday at 09:15 ET (08:15 CT). The next session opens at 18:00 ET as usual.
 
 Observed dates: a holiday on a Saturday is observed the Friday before, on a Sunday the Monday
 after, except New Year's Day on a Saturday, which is not observed at all (it would fall in the
@@ -38,6 +38,7 @@ ONE_OFF_CLOSURES: dict[date, str] = {
 NYSE_EARLY_CLOSE = time(13, 0)
 NYSE_EARLY_CLOSE_EXTENDED = time(17, 0)
 CME_HOLIDAY_CLOSE = time(13, 0)  # 12:00 CT
+CME_HALF_DAY_CLOSE = time(13, 15)  # 12:15 CT: the day after Thanksgiving, July 3, December 24
 CME_GOOD_FRIDAY_CLOSE = time(9, 15)  # 08:15 CT
 
 
@@ -136,7 +137,9 @@ def cme_equity_day(day: date) -> DayRule:
     """The CME Globex equity-index rule for trade date ``day`` (see the module docstring)."""
     if day in ONE_OFF_CLOSURES:
         return DayRule(closed=True, name=ONE_OFF_CLOSURES[day])
-    name = us_holidays(day.year).get(day) or _short_days(day.year).get(day)
+    if name := _short_days(day.year).get(day):
+        return DayRule(early=True, close=CME_HALF_DAY_CLOSE, name=name)
+    name = us_holidays(day.year).get(day)
     if name is None:
         return REGULAR
     if name in ("New Year's Day", "Christmas"):

@@ -28,8 +28,8 @@ import warnings
 from bisect import bisect_right
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ib_futures.core.snapshot import AssetClass
 

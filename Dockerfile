@@ -2,20 +2,27 @@
 # ib-futures on the official Apache Airflow image: docs/deployment.md.
 #
 #   docker build -t ib-futures:0.1.0 .
+#   docker build --build-arg PYTHON_VERSION=3.12 -t ib-futures:0.1.0-python3.12 .
 #
 # The base image tag, AIRFLOW_VERSION below and pyproject.toml's apache-airflow pin move
 # together; tests/deploy/test_dockerfile.py checks that they agree, lints this file with
 # hadolint and runs its two pip commands in a throw-away virtual environment.
 
+# One of the supported versions (pyproject.toml); its constraints file pins what is installed.
+ARG PYTHON_VERSION=3.11
+
 # --- stage 1: build the ib-futures wheel (as root in a plain Python image: the Airflow image
 # refuses pip as root, and pip builds in the source tree, which needs write access there).
-FROM python:3.11-slim-bookworm AS wheel
+FROM python:${PYTHON_VERSION}-slim-bookworm AS wheel
+ARG PYTHON_VERSION
 COPY pyproject.toml README.md /src/
 COPY plugins/ib_futures /src/plugins/ib_futures
+# The committed lock of this Python version (./dev lock) travels with the wheel.
+COPY constraints/py${PYTHON_VERSION}.txt /wheels/constraints.txt
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels /src
 
 # --- stage 2: the runtime image.
-FROM apache/airflow:3.3.2-python3.11
+FROM apache/airflow:3.3.2-python${PYTHON_VERSION}
 
 ARG AIRFLOW_VERSION=3.3.2
 
@@ -28,9 +35,11 @@ LABEL org.opencontainers.image.title="ib-futures" \
 USER 50000:0
 
 # The official way to extend the image: name apache-airflow at the image's version in the same
-# pip command, so resolving ib-futures' dependencies can never up- or downgrade Airflow.
+# pip command, so resolving ib-futures' dependencies can never up- or downgrade Airflow, and
+# hold everything to a constraints file (ours, the project's lock: the versions its tests ran).
 RUN --mount=type=bind,from=wheel,source=/wheels,target=/wheels \
-    pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" /wheels/ib_futures-*.whl
+    pip install --no-cache-dir -c /wheels/constraints.txt \
+        "apache-airflow==${AIRFLOW_VERSION}" /wheels/ib_futures-*.whl
 
 # DAG files, the package's source (Airflow puts plugins/ on sys.path; the installed wheel,
 # same code, is found first), and the configuration, found at

@@ -1,15 +1,19 @@
 """The Docker image without a Docker engine (none runs here).
 
 * hadolint lints the Dockerfile and fails on any finding, style and info included;
-* the base image tag, ``ARG AIRFLOW_VERSION`` and pyproject's pins agree; the image ends as
+* the base image tag, ``ARG AIRFLOW_VERSION`` and pyproject's pins agree; ``ARG
+  PYTHON_VERSION`` picks the base images and the constraints file of any supported version
+  (``constraints/py3.X.txt``, installed with ``-c``); the image ends as
   the non-root ``airflow`` user (uid 50000) and lays out ``dags/``, ``plugins/`` and
   ``include/`` under ``/opt/airflow``; ``.dockerignore`` keeps secrets, environments and the
   stray egg-info out of the build context but not what the Dockerfile copies;
 * the Dockerfile's own two pip commands (``pip wheel`` in the build stage, ``pip install``
   with Airflow pinned in the runtime stage), read from the file, run in a fresh virtual
-  environment (real dependency resolution, pip's cache allowed): ib_futures imports from
-  site-packages, its provider entry point registers the ``ibkr`` hook, ``pip check`` is clean,
-  and the DAG files parse from the image layout (``AIRFLOW_HOME`` with dags/, plugins/ and
+  environment of the Python running the tests, with ``PYTHON_VERSION`` set to its version
+  (real dependency resolution, pip's cache allowed): every installed package is at the
+  version its constraints file pins, ib_futures imports from site-packages, its provider entry
+  point registers the ``ibkr`` hook, ``pip check`` is clean, and the DAG files parse from the
+  image layout (``AIRFLOW_HOME`` with dags/, plugins/ and
   include/ copied as the Dockerfile copies them). Measured here: ~35 s, most of it pip.
 """
 
@@ -30,6 +34,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -40,6 +45,10 @@ HADOLINT = Path(sys.executable).parent / "hadolint"
 HADOLINT_IGNORED: dict[str, str] = {}
 
 AIRFLOW_UID = "50000"  # the official image's "airflow" user
+
+# The build arguments the pip commands run with here: the Python version of this interpreter.
+HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+BUILD_ARGS = {"PYTHON_VERSION": HOST_PYTHON}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -54,7 +63,8 @@ class Instruction:
 
 
 def parse_dockerfile(text: str) -> list[Instruction]:
-    """Instructions with continuation lines joined and comments dropped, by stage (0-based)."""
+    """Instructions with continuation lines joined and comments dropped, by stage (0-based;
+    the global ARGs before the first FROM are in stage -1)."""
     out: list[Instruction] = []
     stage = -1
     buf: list[str] = []
@@ -81,6 +91,7 @@ def parse_dockerfile(text: str) -> list[Instruction]:
 
 
 INSTRUCTIONS = parse_dockerfile(DOCKERFILE.read_text())
+GLOBAL = -1  # the "stage" of the ARGs before the first FROM
 FINAL_STAGE = max(i.stage for i in INSTRUCTIONS)
 
 
@@ -105,12 +116,42 @@ def split_flags(args: str) -> tuple[dict[str, str], list[str]]:
     return flags, words
 
 
-def arg_defaults(stage: int) -> dict[str, str]:
-    values = {}
-    for ins in in_stage(stage, "ARG"):
-        name, _, default = ins.args.partition("=")
-        values[name.strip()] = default.strip().strip('"')
-    return values
+def arg_values(stage: int, build_args: dict[str, str] | None = None) -> dict[str, str]:
+    """The ARG values a stage's instructions see, as Docker gives them: ``--build-arg`` beats
+    the default; a global ARG (``stage=GLOBAL``) is seen by the FROM lines, and inside a stage
+    only when the stage declares it again (``ARG NAME`` without a default takes its value)."""
+    build_args = build_args or {}
+
+    def declared(s: int) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for ins in in_stage(s, "ARG"):
+            name, sep, default = ins.args.partition("=")
+            out[name.strip()] = default.strip().strip('"') if sep else None
+        return out
+
+    global_values = {k: build_args.get(k, v or "") for k, v in declared(GLOBAL).items()}
+    if stage == GLOBAL:
+        return global_values
+    return {
+        name: build_args.get(name, default if default is not None else global_values.get(name, ""))
+        for name, default in declared(stage).items()
+    }
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    """``${NAME}`` and ``$NAME`` replaced by their values."""
+    for name, value in values.items():
+        text = text.replace(f"${{{name}}}", value).replace(f"${name}", value)
+    return text
+
+
+def base_image(stage: int, build_args: dict[str, str] | None = None) -> str:
+    return substitute(in_stage(stage, "FROM")[0].args.split()[0], arg_values(GLOBAL, build_args))
+
+
+def supported_pythons() -> list[str]:
+    spec = SpecifierSet(pyproject()["project"]["requires-python"])
+    return [f"3.{minor}" for minor in range(30) if f"3.{minor}.0" in spec]
 
 
 def pyproject() -> dict:
@@ -130,11 +171,11 @@ def test_hadolint_finds_nothing() -> None:
 
 
 def test_base_image_airflow_and_python_versions_agree_with_pyproject() -> None:
-    final_from = in_stage(FINAL_STAGE, "FROM")[0].args.split()[0]
+    final_from = base_image(FINAL_STAGE)
     match = re.fullmatch(r"apache/airflow:(\d+\.\d+\.\d+)-python(\d+\.\d+)", final_from)
     assert match, f"runtime stage must extend a pinned official image, got {final_from}"
     airflow_version, python_version = match.groups()
-    assert arg_defaults(FINAL_STAGE).get("AIRFLOW_VERSION") == airflow_version
+    assert arg_values(FINAL_STAGE).get("AIRFLOW_VERSION") == airflow_version
 
     project = pyproject()["project"]
     airflow_req = next(
@@ -144,10 +185,43 @@ def test_base_image_airflow_and_python_versions_agree_with_pyproject() -> None:
     assert f"{python_version}.0" in SpecifierSet(project["requires-python"])
 
     # The wheel is built by the same Python minor version it is installed into.
-    wheel_from = in_stage(stage_of("wheel"), "FROM")[0].args.split()[0]
+    wheel_from = base_image(stage_of("wheel"))
     assert re.fullmatch(rf"python:{re.escape(python_version)}(-[a-z0-9-]+)?", wheel_from), (
         wheel_from
     )
+
+
+@pytest.mark.parametrize("python", supported_pythons())
+def test_python_version_build_arg_picks_base_images_and_constraints(python: str) -> None:
+    """``--build-arg PYTHON_VERSION=3.X`` gives an image of that Python, installed with the
+    committed constraints file of that version, passed to the runtime stage's pip with -c."""
+    build_args = {"PYTHON_VERSION": python}
+    airflow_version = arg_values(FINAL_STAGE)["AIRFLOW_VERSION"]
+    assert base_image(FINAL_STAGE, build_args) == f"apache/airflow:{airflow_version}-python{python}"
+    assert base_image(stage_of("wheel"), build_args).startswith(f"python:{python}-")
+
+    wheel = stage_of("wheel")
+    copied = {}
+    for ins in in_stage(wheel, "COPY"):
+        _, words = split_flags(substitute(ins.args, arg_values(wheel, build_args)))
+        *sources, dest = words
+        copied.update(dict.fromkeys(sources, dest))
+    constraints = f"constraints/py{python}.txt"
+    assert constraints in copied, f"the wheel stage must copy {constraints}: {copied}"
+    assert (ROOT / constraints).is_file(), f"{constraints} missing: run ./dev lock"
+
+    mounts = [split_flags(i.args)[0].get("mount", "") for i in in_stage(FINAL_STAGE, "RUN")]
+    target = next(
+        dict(kv.partition("=")[::2] for kv in m.split(","))["target"]
+        for m in mounts
+        if "from=wheel" in m
+    )
+    installs = [
+        i.args for i in in_stage(FINAL_STAGE, "RUN") if re.search(r"\bpip install\b", i.args)
+    ]
+    assert len(installs) == 1, installs
+    dest = copied[constraints].replace("/wheels", target, 1)
+    assert re.search(rf"(-c|--constraint)[ =]{re.escape(dest)}(\s|$)", installs[0]), installs[0]
 
 
 def test_runtime_stage_runs_as_the_non_root_airflow_user() -> None:
@@ -217,6 +291,8 @@ def test_dockerignore_keeps_secrets_and_clutter_out_but_not_what_is_copied() -> 
     for path in (
         ".git/HEAD",
         ".venv/bin/python",
+        ".venv-3.12/bin/python",
+        ".venv-lock/bin/uv",
         ".env",
         ".env.local",
         "secrets/tws_password",
@@ -230,6 +306,7 @@ def test_dockerignore_keeps_secrets_and_clutter_out_but_not_what_is_copied() -> 
         assert excluded(path), f"{path} would be sent in the build context"
 
     needed = ["pyproject.toml", "README.md", "simulator/pyproject.toml", "simulator/README.md"]
+    needed += [f"constraints/py{python}.txt" for python in supported_pythons()]
     for top in ("dags", "plugins/ib_futures", "include", "simulator/src/ib_gateway_sim"):
         for file in (ROOT / top).rglob("*"):
             if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc":
@@ -267,8 +344,7 @@ class Filesystem:
     def rewrite(self, command: str, python: Path, args: dict[str, str]) -> str:
         """The RUN command for this host: ARGs substituted, container paths mapped, the venv's
         pip, and pip's cache allowed (``--no-cache-dir`` only keeps the image small)."""
-        for name, value in args.items():
-            command = command.replace(f"${{{name}}}", value).replace(f"${name}", value)
+        command = substitute(command, args)
         for root in sorted(set(re.findall(r"(?<![\w.:/-])(/[\w.-]+)", command))):
             command = re.sub(rf"(?<![\w.:/-]){re.escape(root)}(?=/|\s|$)", str(self(root)), command)
         command = re.sub(r"(^|&&|;)\s*pip\s", rf"\1 {python} -m pip ", command)
@@ -283,7 +359,7 @@ def run_stage(fs: Filesystem, stage: int, python: Path, env: dict[str, str]) -> 
             continue
         flags, words = split_flags(ins.args)
         if ins.keyword == "COPY" and "from" not in flags:
-            *sources, dest = words
+            *sources, dest = substitute(" ".join(words), arg_values(stage, BUILD_ARGS)).split()
             fs.copy(sources, dest)
         elif ins.keyword == "RUN" and re.search(r"\bpip\s", ins.args):
             mount = flags.get("mount", "")
@@ -292,7 +368,9 @@ def run_stage(fs: Filesystem, stage: int, python: Path, env: dict[str, str]) -> 
                 assert opts.get("type") == "bind", mount
                 if opts["source"] != opts["target"]:
                     fs(opts["target"]).symlink_to(fs(opts["source"]))
-            command = fs.rewrite(ins.args[ins.args.index(words[0]) :], python, arg_defaults(stage))
+            command = fs.rewrite(
+                ins.args[ins.args.index(words[0]) :], python, arg_values(stage, BUILD_ARGS)
+            )
             t0 = time.monotonic()
             proc = subprocess.run(
                 ["bash", "-euo", "pipefail", "-c", command],
@@ -401,7 +479,7 @@ def test_dockerfile_pip_commands_install_a_working_provider(tmp_path: Path) -> N
 
     site = py("import json, sysconfig; print(json.dumps(sysconfig.get_paths()))")["purelib"]
     info = py(CHECK_INSTALL)
-    assert info["airflow"] == arg_defaults(FINAL_STAGE)["AIRFLOW_VERSION"]
+    assert info["airflow"] == arg_values(FINAL_STAGE)["AIRFLOW_VERSION"]
     assert Path(info["ib_futures"]).is_relative_to(site), info
     assert info["entry_points"] == [
         pyproject()["project"]["entry-points"]["apache_airflow_provider"]["provider_info"]
@@ -414,6 +492,24 @@ def test_dockerfile_pip_commands_install_a_working_provider(tmp_path: Path) -> N
         [str(python), "-m", "pip", "check"], env=env, capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+    # The -c took effect: everything installed that the lock pins is at the pinned version.
+    pins = {}
+    for line in (ROOT / "constraints" / f"py{HOST_PYTHON}.txt").read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep and not line.startswith((" ", "#")):
+            pins[canonicalize_name(name)] = version.strip()
+    listed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    installed = {canonicalize_name(d["name"]): d["version"] for d in json.loads(listed.stdout)}
+    assert installed.keys() - pins.keys() <= {"pip", "setuptools", "wheel", "ib-futures"}
+    off = {n: (v, pins[n]) for n, v in installed.items() if n in pins and v != pins[n]}
+    assert off == {}, f"installed (version, pinned): {off}"
 
     layout = py(CHECK_IMAGE_LAYOUT)
     home = fs(airflow_home)

@@ -70,8 +70,8 @@ def basis_stats(futures: pl.DataFrame, etf: pl.DataFrame) -> BasisResult:
         n=n,
         ratio_mean=float((both["f"] / both["e"]).mean()),  # type: ignore[arg-type]
         std_bp=float(np.std(bp, ddof=1)),
-        min_bp=float(bp.min()),
-        max_bp=float(bp.max()),
+        min_bp=float(np.min(bp)),
+        max_bp=float(np.max(bp)),
         ar1=ar1,
         half_life_slots=half_life,
         contracts=contracts,

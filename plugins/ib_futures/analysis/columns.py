@@ -200,9 +200,9 @@ def correlation_columns(inp: PairInputs, enough: bool) -> dict[str, Any]:
         "spearman_ci_low": as_float(corr.spearman.ci_low) if corr else None,
         "spearman_ci_high": as_float(corr.spearman.ci_high) if corr else None,
         "rolling_window": cfg.rolling_window,
-        "rolling_corr_min": as_float(finite_roll.min()) if finite_roll.size else None,
+        "rolling_corr_min": as_float(np.min(finite_roll)) if finite_roll.size else None,
         "rolling_corr_median": as_float(np.median(finite_roll)) if finite_roll.size else None,
-        "rolling_corr_max": as_float(finite_roll.max()) if finite_roll.size else None,
+        "rolling_corr_max": as_float(np.max(finite_roll)) if finite_roll.size else None,
         "rolling_corr_json": (
             to_json({"at": _iso(inp.ts[sel]), "r": rolling[sel].tolist()}) if enough else None
         ),

@@ -52,4 +52,6 @@ def test_thanksgiving_week_counts() -> None:
     fut = futures_expected_slots(start, end)
     assert fut["bucket_ts"][0] == datetime(2026, 11, 22, 23, 0, tzinfo=UTC)  # Sunday 18:00 ET
     assert datetime(2026, 11, 23, 22, 0, tzinfo=UTC) not in fut["bucket_ts"]  # 17:00 ET halt
-    assert fut["bucket_ts"].to_list()[-1] < end - timedelta(hours=17)
+    # Black Friday: CME's half-day close at 12:15 CT, so the last slot is 13:10 ET
+    assert fut["bucket_ts"].to_list()[-1] == datetime(2026, 11, 27, 18, 10, tzinfo=UTC)
+    assert fut["bucket_ts"].to_list()[-1] < end - timedelta(hours=16)

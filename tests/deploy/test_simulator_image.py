@@ -24,6 +24,7 @@ from test_dockerfile import (
     INSTRUCTIONS,
     ROOT,
     Filesystem,
+    base_image,
     clean_env,
     in_stage,
     run_stage,
@@ -53,8 +54,8 @@ def test_the_default_target_is_the_airflow_image_and_carries_no_simulator() -> N
 
 def test_the_simulator_target_is_a_slim_unprivileged_image_running_the_cli() -> None:
     stage = stage_of("simulator")
-    python = re.fullmatch(r"python:(\d+\.\d+)-slim-\w+", in_stage(stage, "FROM")[0].args.split()[0])
-    airflow_python = re.search(r"-python(\d+\.\d+)$", in_stage(FINAL_STAGE, "FROM")[0].args)
+    python = re.fullmatch(r"python:(\d+\.\d+)-slim-\w+", base_image(stage))
+    airflow_python = re.search(r"-python(\d+\.\d+)$", base_image(FINAL_STAGE))
     assert python and airflow_python and python.group(1) == airflow_python.group(1)
     user = in_stage(stage, "USER")[-1].args.split(":")[0]
     assert user not in ("0", "root")

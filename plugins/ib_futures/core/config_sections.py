@@ -96,6 +96,9 @@ class CollectionConfig(StrictModel):
     market_data_type: MarketDataType = "live"
     delayed_fallback: bool = True
     snapshot_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    #: a live snapshot stands for its slot only until this long after it (gateway clock);
+    #: later runs fill the slot from IB's historical bars (docs/storage.md, "Provenance")
+    max_snapshot_delay_seconds: float = Field(default=75.0, gt=0, lt=SLOT_MINUTES * 60)
     etf_hours: Literal["regular", "extended"] = "regular"
     history_fallback: bool = True
 

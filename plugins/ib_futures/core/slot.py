@@ -47,3 +47,29 @@ def slot_for_run(data_interval_end: datetime | None, run_after: datetime | None)
 def is_slot(value: datetime) -> bool:
     """Whether ``value`` lies exactly on a slot boundary."""
     return not (value.second or value.microsecond or value.minute % SLOT_MINUTES)
+
+
+#: How far before its slot a snapshot still counts as the slot's. The scheduler starts a run at
+#: its slot, but the worker's clock and the gateway's are only as close as NTP keeps them (a
+#: second or two), and a manual run may be started a moment early; 20 s covers that, while a
+#: quote taken earlier than this would be the market of another moment.
+SNAPSHOT_SKEW = timedelta(seconds=20)
+
+#: ``live``: take a snapshot; ``history``: fill from the bar that ends at the slot; ``early``:
+#: the slot has not come yet by the gateway's clock, nothing can be collected for it.
+SnapshotTiming = str
+
+
+def snapshot_timing(slot: datetime, gateway_now: datetime, max_delay_s: float) -> SnapshotTiming:
+    """Whether a live snapshot may stand for ``slot`` when the gateway's clock reads
+    ``gateway_now``: from :data:`SNAPSHOT_SKEW` before the slot to ``max_delay_s`` after it.
+
+    Later than that the slot is filled from IB's history (a live quote would be the market of
+    another moment stamped with this slot's key); earlier, it is ``early``.
+    """
+    slot, now = _aware_utc(slot, "slot"), _aware_utc(gateway_now, "gateway_now")
+    if now < slot - SNAPSHOT_SKEW:
+        return "early"
+    if now <= slot + timedelta(seconds=max_delay_s):
+        return "live"
+    return "history"

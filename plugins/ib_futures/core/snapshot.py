@@ -20,6 +20,17 @@ AssetClass = Literal["FUT", "ETF"]
 
 MARKET_DATA_TYPES: dict[int, str] = {1: "live", 2: "frozen", 3: "delayed", 4: "delayed_frozen"}
 
+#: Where a row's prices came from (the ``price_source`` column; docs/storage.md, "Provenance").
+#: ``live``: a snapshot taken while the slot was current. ``hist_<field>_<point>``: IB's
+#: historical 5-minute bars, ``whatToShow`` MIDPOINT or TRADES, the ``close`` of the bar that
+#: ends at the slot, or the ``open`` of the bar that starts there (a session's first slot,
+#: where no bar ends). ``price`` is the MIDPOINT value when there is one, else the TRADES one;
+#: ``last`` is always the TRADES value. Null in rows written before the column existed: live.
+LIVE = "live"
+PRICE_SOURCES: frozenset[str] = frozenset(
+    {LIVE, "hist_midpoint_close", "hist_trades_close", "hist_midpoint_open", "hist_trades_open"}
+)
+
 
 def clean_price(value: float | int | None) -> float | None:
     """A price from IB, or ``None`` when IB means "no value" (None, NaN, inf, <= 0)."""
@@ -100,6 +111,9 @@ class Snapshot:
     change_overnight: float | None = None
     change_daily: float | None = None
     change_source: str | None = None
+    price_source: str | None = LIVE
+    #: the mid IB's MIDPOINT bar gives for the slot (history rows; bid/ask stay null there)
+    midpoint: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -108,6 +122,8 @@ class Snapshot:
 
     @property
     def price(self) -> float | None:
+        if self.midpoint is not None and self.bid is None and self.ask is None:
+            return self.midpoint
         return reference_price(self.bid, self.ask, self.last)
 
     @property
@@ -119,6 +135,7 @@ class Snapshot:
         """The JSON-serialisable XCom record (keys and types as in docs/architecture.md)."""
         rec = asdict(self)
         rec.pop("extra")
+        rec.pop("midpoint")
         bucket = utc(self.bucket_ts)
         rec.update(
             bucket_ts=bucket.isoformat(),
@@ -166,5 +183,6 @@ RECORD_KEYS: tuple[str, ...] = (
     "change_overnight",
     "change_daily",
     "change_source",
+    "price_source",
 )
 """Every key of a snapshot record, in the documented order."""

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ib_futures.core.contracts import RollRule
@@ -93,16 +93,26 @@ async def run_cycle(
     history_source: HistorySource | None = None,
     history_fallback: bool = True,
     cfg: FuturesConfig | None = None,
+    from_bars_at: datetime | None = None,
 ) -> CycleResult:
-    """Collect ``instruments`` for ``slot`` (UTC) in ``session``; see the module docstring.
+    """Collect ``instruments`` for ``slot`` (UTC) over ``gateway``; see the module docstring.
 
     ``cfg`` (a ``FuturesConfig``) gives the session calendars for the change metrics; the
-    default configuration is used when it is None.
+    default configuration is used when it is None. ``from_bars_at`` (the gateway's present,
+    when it is too late for a live snapshot to stand for the slot) fills the slot from IB's
+    historical bars instead, with the contracts of the slot's date, expired ones included.
     """
+    from ib_futures.ib.slot_history import history_snapshots
+
     stats = CycleStats()
     wanted = tuple(i.symbol for i in instruments)
-    resolved, unresolved = await resolve_all(gateway, list(instruments), trade_date, roll)
-    collection = await collect_snapshots(gateway, list(resolved.values()), slot)
+    late = from_bars_at is not None
+    resolved, unresolved = await resolve_all(gateway, list(instruments), trade_date, roll, late)
+    if from_bars_at is not None:
+        collection = await history_snapshots(gateway, list(resolved.values()), slot, from_bars_at)
+        stats.historical_requests += 2 * len(resolved)
+    else:
+        collection = await collect_snapshots(gateway, list(resolved.values()), slot)
     collection.failures.update(unresolved)
     if not collection.snapshots:
         return CycleResult(collection, stats, wanted)
@@ -219,19 +229,62 @@ async def collect_slot(
     """
     from ib_futures.core.instruments import select_instruments
     from ib_futures.core.session import trade_date
+    from ib_futures.core.slot import snapshot_timing
 
-    result = await run_cycle(
-        gateway,
-        select_instruments(cfg, list(symbols)),
-        slot,
-        roll=cfg.roll_rule(),
-        trade_date=trade_date(slot, "FUT", cfg),
-        history_source=history_source,
-        history_fallback=cfg.collection.history_fallback,
-        cfg=cfg,
-    )
+    now = await gateway_clock(gateway)
+    offset = now - datetime.now(now.tzinfo)  # the gateway's clock against the worker's
+    timing = snapshot_timing(slot, now, cfg.collection.max_snapshot_delay_seconds)
+    log.info("slot %s, gateway clock %s: %s", slot.isoformat(), now.isoformat(), _TIMING[timing])
+    if timing == "early":
+        ahead = f"slot {slot.isoformat()} is {(slot - now).total_seconds():.0f}s ahead of the "
+        result = CycleResult(
+            CollectionResult(failures={s: f"{s}: {ahead}gateway clock, nothing to collect yet"
+                                       for s in symbols}), CycleStats(), tuple(symbols),
+        )  # fmt: skip
+    else:
+        result = await run_cycle(
+            gateway,
+            select_instruments(cfg, list(symbols)),
+            slot,
+            roll=cfg.roll_rule(),
+            trade_date=trade_date(slot, "FUT", cfg),
+            history_source=history_source,
+            history_fallback=cfg.collection.history_fallback,
+            cfg=cfg,
+            from_bars_at=now if timing == "history" else None,
+        )
+        _on_gateway_clock(result.collection.snapshots, offset)
     log_cycle(result)
     return result
+
+
+def _on_gateway_clock(snapshots: Sequence[Snapshot], offset: timedelta) -> None:
+    """Express live quote times on the gateway's clock, as the slot is: ib_async stamps a tick
+    with the worker's clock when it arrives. ``reqCurrentTime`` has whole-second resolution,
+    so offsets within two seconds are left alone."""
+    if abs(offset) <= timedelta(seconds=2):
+        return
+    for snap in snapshots:
+        if snap.quote_ts is not None and snap.price_source == "live":
+            snap.quote_ts = snap.quote_ts + offset
+
+
+_TIMING = {
+    "live": "current, live snapshot",
+    "history": "too late for a live snapshot, filled from IB's historical bars",
+    "early": "not yet begun by the gateway's clock",
+}
+
+
+async def gateway_clock(gateway: GatewayConnection) -> datetime:
+    """The gateway's own time (``reqCurrentTime``): a real gateway and the simulator decide
+    alike, whatever the worker's clock says."""
+    from datetime import UTC
+
+    now = await asyncio.wait_for(
+        gateway.ib.reqCurrentTimeAsync(), gateway.settings.request_timeout
+    )
+    return now.astimezone(UTC)
 
 
 def log_cycle(result: CycleResult, logger: logging.Logger = log) -> None:
@@ -243,6 +296,9 @@ def log_cycle(result: CycleResult, logger: logging.Logger = log) -> None:
             rec["market_data_type"], rec["change_1h"], rec["change_4h"],
             rec["change_overnight"], rec["change_daily"], rec["change_source"],
         )  # fmt: skip
+        if rec["price_source"] != "live":
+            logger.info("%s filled from IB history: price=%s (%s)", rec["symbol"], rec["price"],
+                        rec["price_source"])
     logger.info("historical requests this cycle: %d", result.stats.historical_requests)
     for symbol, reason in sorted(result.collection.failures.items()):
         logger.error("not collected: %s", reason if symbol in reason else f"{symbol}: {reason}")

@@ -95,12 +95,22 @@ def _codes_text(gateway: GatewayConnection, since: int) -> str:
 
 
 async def resolve_one(
-    gateway: GatewayConnection, inst: InstrumentSpec, on: date, roll: RollRule
+    gateway: GatewayConnection,
+    inst: InstrumentSpec,
+    on: date,
+    roll: RollRule,
+    include_expired: bool = False,
 ) -> ResolvedContract:
-    """Resolve one instrument; raises :class:`ContractResolutionError` naming the symbol."""
+    """Resolve one instrument; raises :class:`ContractResolutionError` naming the symbol.
+
+    ``include_expired`` (filling a past slot from history): expired months are listed too, and
+    the month chosen must be the one the roll rule names for ``on`` (calendar alone); when IB no
+    longer lists it (it keeps expired futures about two years), the error names that contract
+    instead of a later month standing in for it.
+    """
     mark = len(gateway.errors.events)
     try:
-        details = await _details(gateway, inst, include_expired=False)
+        details = await _details(gateway, inst, include_expired=include_expired)
     except TimeoutError as exc:
         raise ContractResolutionError(
             f"{inst.symbol}: contract details request timed out after "
@@ -116,6 +126,10 @@ async def resolve_one(
             raise ContractResolutionError(f"{inst.symbol}: {exc}") from exc
         contract = chosen.contract
         expiry: date | None = _expiry_of(chosen)
+        if include_expired:
+            _check_rolled_month(inst.symbol, on, roll, expiry)
+            assert contract is not None
+            contract.includeExpired = True  # reqHistoricalData sends the contract's flag
     else:
         if len(details) != 1:
             raise ContractResolutionError(
@@ -137,12 +151,29 @@ async def resolve_one(
     )
 
 
+def _check_rolled_month(symbol: str, on: date, roll: RollRule, expiry: date | None) -> None:
+    from ib_futures.core.contracts import front_contract_month
+
+    wanted = front_contract_month(symbol, on, roll)
+    if expiry != wanted.expiry:
+        raise ContractResolutionError(
+            f"{symbol}: the roll rule's contract for {on} is {wanted.local_symbol} "
+            f"(expiry {wanted.expiry}), which IB does not list (IB keeps expired futures about "
+            "two years after expiry)"
+        )
+
+
 async def resolve_all(
-    gateway: GatewayConnection, instruments: list[Any], on: date, roll: RollRule
+    gateway: GatewayConnection,
+    instruments: list[Any],
+    on: date,
+    roll: RollRule,
+    include_expired: bool = False,
 ) -> tuple[dict[str, ResolvedContract], dict[str, str]]:
     """Resolve every instrument concurrently: (resolved by symbol, failure reason by symbol)."""
     results = await asyncio.gather(
-        *(resolve_one(gateway, inst, on, roll) for inst in instruments), return_exceptions=True
+        *(resolve_one(gateway, inst, on, roll, include_expired) for inst in instruments),
+        return_exceptions=True,
     )
     resolved: dict[str, ResolvedContract] = {}
     failed: dict[str, str] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ib_futures.core.pacing import HistoricalPacer
@@ -36,6 +36,67 @@ def ib_end_datetime(end: datetime) -> str:
     return end.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
 
 
+async def request_bars(
+    gateway: GatewayConnection,
+    rc: ResolvedContract,
+    end: datetime | None,
+    *,
+    duration: str,
+    bar_size: str = "5 mins",
+    what_to_show: str = "TRADES",
+    pacer: HistoricalPacer | None = None,
+) -> list[Any]:
+    """One paced ``reqHistoricalData`` for ``rc`` ending at ``end`` (UTC; None: the gateway's
+    present): IB's bars, oldest first, each stamped by its start (docs/ib-protocol.md
+    section 4).
+
+    Expired futures months are asked for with ``includeExpired`` (their contract says so).
+    An empty answer raises :class:`HistoryUnavailable` naming the instrument, the contract and
+    IB's errors for the request (162 means several things: read its text).
+    """
+    from ib_futures.core.pacing import RequestKey, default_pacer
+
+    pacer = pacer or default_pacer()
+    key = RequestKey(
+        con_id=rc.con_id,
+        exchange=rc.exchange,
+        what_to_show=what_to_show,
+        bar_size=bar_size,
+        duration=duration,
+        end=ib_end_datetime(end) if end is not None else "",
+    )
+    wait = pacer.reserve(key)
+    if wait > 0:
+        log.info("pacing historical request for %s: waiting %.1fs", rc.symbol, wait)
+        await asyncio.sleep(wait)
+    mark = len(gateway.errors.by_con_id.get(rc.con_id, []))
+    bars = await gateway.ib.reqHistoricalDataAsync(
+        rc.contract,
+        endDateTime=key.end,
+        durationStr=duration,
+        barSizeSetting=bar_size,
+        whatToShow=what_to_show,
+        useRTH=False,
+        formatDate=2,
+        timeout=gateway.settings.request_timeout,
+    )
+    if not bars:
+        events = gateway.errors.by_con_id.get(rc.con_id, [])[mark:]
+        why = "; ".join(f"IB error {e.code}: {e.message}" for e in events) or "no bars returned"
+        raise HistoryUnavailable(
+            f"{rc.symbol} ({rc.local_symbol}): historical {what_to_show} bars: {why}"
+        )
+    return list(bars)
+
+
+def bar_start(bar: Any) -> datetime:
+    """A bar's start as an aware UTC datetime (daily bars come back as dates)."""
+    start = bar.date
+    if not isinstance(start, datetime):
+        start = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    return start.astimezone(UTC)
+
+
 async def recent_closes(
     gateway: GatewayConnection,
     rc: ResolvedContract,
@@ -51,43 +112,14 @@ async def recent_closes(
     A bar stamped ``t`` covers ``[t, t + bar)``; its close is the last price before ``t + bar``,
     which is what a snapshot at slot ``t + bar`` would have seen.
     """
-    from ib_futures.core.pacing import RequestKey, default_pacer
-
-    pacer = pacer or default_pacer()
-    key = RequestKey(
-        con_id=rc.con_id,
-        exchange=rc.exchange,
-        what_to_show=what_to_show,
-        bar_size=bar_size,
-        duration=duration,
-        end=ib_end_datetime(end),
-    )
-    wait = pacer.reserve(key)
-    if wait > 0:
-        log.info("pacing historical request for %s: waiting %.1fs", rc.symbol, wait)
-        await asyncio.sleep(wait)
-    mark = len(gateway.errors.by_con_id.get(rc.con_id, []))
-    bars = await gateway.ib.reqHistoricalDataAsync(
-        rc.contract,
-        endDateTime=ib_end_datetime(end),
-        durationStr=duration,
-        barSizeSetting=bar_size,
-        whatToShow=what_to_show,
-        useRTH=False,
-        formatDate=2,
-        timeout=gateway.settings.request_timeout,
-    )
-    if not bars:
-        events = gateway.errors.by_con_id.get(rc.con_id, [])[mark:]
-        why = "; ".join(f"IB error {e.code}: {e.message}" for e in events) or "no bars returned"
-        raise HistoryUnavailable(f"{rc.symbol} ({rc.local_symbol}): historical bars: {why}")
+    bars = await request_bars(
+        gateway, rc, end, duration=duration, bar_size=bar_size, what_to_show=what_to_show,
+        pacer=pacer,
+    )  # fmt: skip
     step = BAR_SIZES.get(bar_size, timedelta(minutes=5))
     out: list[tuple[datetime, float]] = []
     for bar in bars:
-        start = bar.date
-        if not isinstance(start, datetime):
-            start = datetime(start.year, start.month, start.day, tzinfo=UTC)
-        stamp = start.astimezone(UTC) + step
+        stamp = bar_start(bar) + step
         if stamp <= end and bar.close and bar.close > 0:
             out.append((stamp, float(bar.close)))
     return out

@@ -170,6 +170,9 @@ SNAPSHOT_COLUMNS: tuple[Column, ...] = (
     _c("change_overnight", "double", True, "fractional change since the overnight reference"),
     _c("change_daily", "double", True, "fractional change against the prior close"),
     _c("change_source", "string", True, "lake or history: where the reference prices came from"),
+    # Added after the first release: existing tables gain it on their next write (schema
+    # evolution, docs/storage.md); null there means live, the only source of those rows.
+    _c("price_source", "string", True, "live, or the IB bar field used: hist_midpoint_close, ..."),
 )
 
 _PRICE_COLUMNS = ("bid", "ask", "last", "price")

@@ -14,7 +14,7 @@ Rules (docs/storage.md "Validation"):
 * the CHECK constraints of the tables (positive prices, bid <= ask unless crossed, sizes >= 0,
   market data type 1..4, bucket_date is the UTC date of bucket_ts) plus: ``asset_class`` routes
   to a table, ``bucket_ts`` is on a five-minute boundary, ``crossed`` agrees with bid > ask,
-  ``change_source`` is ``lake``/``history``/None;
+  ``change_source`` is ``lake``/``history``/None, ``price_source`` one of ``core.snapshot.PRICE_SOURCES`` or None;
 * duplicate keys ``(symbol, bucket_ts)`` in one batch: identical records are collapsed to one;
   differing records for one key are all invalid (which one is right cannot be known).
 """
@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ib_futures.core.slot import SLOT_MINUTES, is_slot
+from ib_futures.core.snapshot import PRICE_SOURCES
 from ib_futures.lake.schemas import TABLE_BY_ASSET_CLASS, Column, TableSpec
 
 CHANGE_SOURCES = frozenset({"lake", "history"})
@@ -184,6 +185,9 @@ def _row_rules(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     src = row.get("change_source")
     if src is not None and src not in CHANGE_SOURCES:
         out.append(("change_source", f"{src!r} is not one of {sorted(CHANGE_SOURCES)} or None"))
+    origin = row.get("price_source")
+    if origin is not None and origin not in PRICE_SOURCES:
+        out.append(("price_source", f"{origin!r} is not one of {sorted(PRICE_SOURCES)} or None"))
     return out
 
 

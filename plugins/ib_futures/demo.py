@@ -1,10 +1,12 @@
 """The main job on the embedded simulator: ``./dev demo`` (``python -m ib_futures.demo``).
 
-Starts the IB Gateway simulator on a free local port with its clock set to a recent trading
-slot, points the ``ib_default`` connection at it, and runs the real ``futures_collection`` DAG
-with ``airflow dags test`` for a few consecutive slots (SQLite metadata database in
-``.demo/airflow``). Then it runs one slot again to show that nothing is written twice, and
-prints what was stored and where.
+Runs the real ``futures_collection`` DAG with ``airflow dags test`` (SQLite metadata database in
+``.demo/airflow``) for a few consecutive recent trading slots, each against the IB Gateway
+simulator on a free local port with its clock set just before the slot, as a scheduler would
+meet a gateway: those rows are live snapshots. Then it runs the last slot again (nothing is
+written twice), and last a run for the slot before the first one, met by a gateway clock
+minutes later: too late for a live quote, that slot is filled from IB's historical bars
+(``price_source``). It prints what was stored and where.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SIMULATOR_MISSING = (
@@ -63,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # argument, see docs/storage.md), the way a deployment would set it.
     lake = os.environ.get("IB_FUTURES_LAKE_URI") or str(work / "lake")
     lake_conn = json.dumps({"conn_type": "delta_lake", "extra": {"lake_uri": lake}})
-    slots = recent_trading_slots(args.slots, datetime.now(UTC))
+    slots = recent_trading_slots(args.slots + 1, datetime.now(UTC))
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
@@ -79,30 +82,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rc:
         print(f"airflow db migrate failed (exit {rc}); see {work / 'db-migrate.log'}")
         return rc
-    start = slots[0] - timedelta(minutes=1)
-    with SimulatorProcess(start=start.isoformat(), seed=7) as sim:
-        env["AIRFLOW_CONN_IB_DEFAULT"] = json.dumps(
-            {"conn_type": "ibkr", "host": "127.0.0.1", "port": sim.port}
-        )
-        print(f"IB Gateway simulator on 127.0.0.1:{sim.port}, clock from {start:%Y-%m-%d %H:%M} UTC")
-        for i, slot in enumerate([*slots, slots[-1]]):
-            again = i == len(slots)
-            log = work / f"dags-test-{slot:%Y%m%dT%H%M}{'-again' if again else ''}.log"
-            t0 = time.monotonic()
-            rc = _run(
-                [str(bin_dir / "airflow"), "dags", "test", "futures_collection", slot.isoformat()],
-                env,
-                log,
-            )
-            what = "re-run of" if again else "slot"
-            print(f"  airflow dags test futures_collection {slot.isoformat()}  ({what}) "
-                  f"exit {rc} in {time.monotonic() - t0:.1f}s; log {log}")
-            for line in log.read_text().splitlines():
-                if "in batch" in line and "inserted" in line:
-                    print("    " + line.split("]", 1)[-1].split("[airflow")[0].strip())
-            if rc:
-                return rc
+    # Each run meets a gateway whose clock stands where a scheduler would run it: 5 s before
+    # its slot (live); last, the slot before them, minutes late (too late for a live quote).
+    late, live = slots[0], slots[1:]
+    runs = [(s, s - timedelta(seconds=5), "slot, live") for s in live]
+    runs.append((live[-1], live[-1] + timedelta(seconds=10), "re-run of"))
+    runs.append((late, live[-1] + timedelta(minutes=1), "late run of"))
+    for slot, clock, what in runs:
+        rc = _dags_test(SimulatorProcess, env, work, bin_dir, slot, clock, what)
+        if rc:
+            return rc
     return show_lake(lake_conn, slots)
+
+
+def _dags_test(
+    simulator: Any, env: dict[str, str], work: Path, bin_dir: Path, slot: datetime,
+    clock: datetime, what: str,
+) -> int:
+    """``airflow dags test futures_collection <slot>`` against a simulator whose clock reads
+    ``clock``; prints the write lines of the log."""
+    with simulator(start=clock.isoformat(), seed=7) as sim:
+        env = {**env, "AIRFLOW_CONN_IB_DEFAULT": json.dumps(
+            {"conn_type": "ibkr", "host": "127.0.0.1", "port": sim.port})}  # fmt: skip
+        log = work / f"dags-test-{slot:%Y%m%dT%H%M}-{what.split()[0].rstrip(',')}.log"
+        t0 = time.monotonic()
+        rc = _run(
+            [str(bin_dir / "airflow"), "dags", "test", "futures_collection", slot.isoformat()],
+            env,
+            log,
+        )
+    print(f"  airflow dags test futures_collection {slot.isoformat()}  ({what}; gateway clock "
+          f"{clock:%H:%M:%S}) exit {rc} in {time.monotonic() - t0:.1f}s; log {log}")
+    for line in log.read_text().splitlines():
+        if ("in batch" in line and "inserted" in line) or "filled from IB history" in line:
+            print("    " + line.split("]", 1)[-1].split("[airflow")[0].strip())
+    return rc
 
 
 def show_lake(lake_conn: str, slots: list[datetime]) -> int:
@@ -117,8 +131,8 @@ def show_lake(lake_conn: str, slots: list[datetime]) -> int:
     lake = DeltaLakeHook().location.uri
 
     print(f"\nStored in {lake}:")
-    cols = ["symbol", "local_symbol", "bucket_ts", "bid", "ask", "last", "change_1h",
-            "change_daily"]
+    cols = ["symbol", "local_symbol", "bucket_ts", "bid", "ask", "last", "price", "price_source",
+            "change_1h"]
     for spec, symbols in ((FUTURES, ["ES", "NQ", "RTY"]), (SPOT, ["SPY", "QQQ", "IWM"])):
         table = spec.name
         frame = read_window(lake, spec, symbols, slots[0], slots[-1] + timedelta(seconds=1), cols)

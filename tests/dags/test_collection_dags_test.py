@@ -48,7 +48,9 @@ def stack(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-home")
     lake = home / "lake"
     env = migrated_airflow(home, lake)
-    with SimulatorProcess(start=(TRADING - timedelta(minutes=1)).isoformat(), seed=3) as sim:
+    # The gateway's clock a few seconds before the slot, as a scheduler meets it: the first run
+    # is live (docs/storage.md, "Provenance").
+    with SimulatorProcess(start=(TRADING - timedelta(seconds=5)).isoformat(), seed=3) as sim:
         env["AIRFLOW_CONN_IB_DEFAULT"] = json.dumps(
             {
                 "conn_type": "ibkr",
@@ -97,10 +99,12 @@ def test_trading_slot_then_rerun_then_skips(stack):
     assert "futures_snapshots: 3 in batch, 0 inserted, 3 already present" in out
     assert rows(lake) == stored
 
+    # A dry run of a slot not stored yet (the one before: filled from IB's bars, as the gateway's
+    # clock is past it): validated, nothing written.
     out = dags_test(
-        env, TRADING + timedelta(minutes=5), {"dry_run": True, "instruments": ["ES", "SPY"]}
+        env, TRADING - timedelta(minutes=5), {"dry_run": True, "instruments": ["ES", "SPY"]}
     )
-    assert "dry_run=True" in out
+    assert "dry_run=True" in out and "filled from IB history" in out
     assert rows(lake) == stored
 
     for slot, reason in [
@@ -130,7 +134,7 @@ def test_failed_instrument_keeps_the_good_rows_and_fails_the_run(tmp_path):
     )
     lake = tmp_path / "lake"
     env = migrated_airflow(tmp_path, lake)
-    start = (TRADING - timedelta(minutes=1)).isoformat()
+    start = (TRADING - timedelta(seconds=5)).isoformat()
     with SimulatorProcess(start=start, seed=3, scenario=scenario) as sim:
         env["AIRFLOW_CONN_IB_DEFAULT"] = json.dumps(
             {"conn_type": "ibkr", "host": "127.0.0.1", "port": sim.port}
@@ -151,3 +155,67 @@ def test_failed_instrument_keeps_the_good_rows_and_fails_the_run(tmp_path):
     stored = rows(str(lake))
     assert [s for s, _ in stored["futures_snapshots"]] == ["ES", "NQ", "RTY"]
     assert [s for s, _ in stored["spot_snapshots"]] == ["IWM", "SPY"]
+
+
+def bars_at(port: int, slot: datetime) -> dict[str, tuple[float, float]]:
+    """The simulator's own 5-minute bars ending at ``slot``: ``{symbol: (MIDPOINT close,
+    TRADES close)}``, asked for with the real ib_async client."""
+    from ib_async import Future, Stock
+
+    from ib_gateway_sim.testing import connect_ib
+
+    ib = connect_ib(port, client_id=77, request_timeout=10)
+    try:
+        out = {}
+        futs = ib.reqContractDetails(Future("ES", exchange="CME"))
+        es = min((d.contract for d in futs), key=lambda c: c.lastTradeDateOrContractMonth)
+        (spy,) = ib.qualifyContracts(Stock("SPY", "SMART", "USD", primaryExchange="ARCA"))
+        end = slot.strftime("%Y%m%d %H:%M:%S UTC")
+        for sym, contract in (("ES", es), ("SPY", spy)):
+            closes = []
+            for what in ("MIDPOINT", "TRADES"):
+                bars = ib.reqHistoricalData(contract, end, "600 S", "5 mins", what, False, 2)
+                (bar,) = [b for b in bars if b.date == slot - timedelta(minutes=5)]
+                closes.append(bar.close)
+            out[sym] = (closes[0], closes[1])
+        return out
+    finally:
+        ib.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("gateway_late", "provenance"),
+    [
+        pytest.param(timedelta(hours=2), "hist_midpoint_close", id="two-hours-late"),
+        pytest.param(timedelta(seconds=30), "live", id="thirty-seconds-late"),
+    ],
+)
+def test_a_late_run_stores_the_bar_of_its_slot_not_the_present_quote(
+    tmp_path, gateway_late, provenance
+):
+    """`airflow dags test` for a slot the gateway's clock is long past stores IB's bar values
+    at that slot with history provenance; 30 s after the slot it stores the live quote."""
+    import polars as pl
+
+    lake = tmp_path / "lake"
+    env = migrated_airflow(tmp_path, lake)
+    with SimulatorProcess(start=(TRADING + gateway_late).isoformat(), seed=3) as sim:
+        env["AIRFLOW_CONN_IB_DEFAULT"] = json.dumps(
+            {"conn_type": "ibkr", "host": "127.0.0.1", "port": sim.port}
+        )
+        dags_test(env, TRADING, {"instruments": ["ES", "SPY"]})
+        bars = bars_at(sim.port, TRADING)
+    stored = {
+        r["symbol"]: r
+        for t in ("futures_snapshots", "spot_snapshots")
+        for r in pl.read_delta(str(lake / t)).to_dicts()
+    }
+    assert sorted(stored) == ["ES", "SPY"]
+    for sym, (mid, last) in bars.items():
+        row = stored[sym]
+        assert row["bucket_ts"] == TRADING and row["price_source"] == provenance
+        if provenance == "live":
+            assert row["bid"] is not None and row["quote_ts"] >= TRADING
+        else:
+            assert (row["price"], row["last"]) == (mid, last)
+            assert row["bid"] is None and row["ask"] is None and row["volume"] is None

@@ -139,6 +139,7 @@ def _legs(
         change_overnight=null_f,
         change_daily=null_f,
         change_source=pl.lit(None, dtype=pl.String),
+        price_source=pl.lit("live"),
     )
     return frame.select(RECORD_COLUMNS)
 

@@ -82,6 +82,7 @@ def test_subset_as_a_rendered_string_and_unknown_symbol(conn):
 
 
 def test_closed_etf_market_is_left_out_not_failed(conn):
+    conn.clock.set(EVENING)  # the run is current by the gateway's clock
     records = IBFuturesOperator(task_id="c").execute(context(EVENING))
     assert sorted(r["symbol"] for r in records) == ["ES", "NQ", "RTY"]
 

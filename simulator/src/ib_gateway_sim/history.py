@@ -18,10 +18,14 @@ Choices (each mirrors IB where IB's behaviour is known, see docs/ib-protocol.md 
 * Bars exist only while the instrument's session is open: CME Globex (18:00-17:00 ET, no
   weekend, no daily halt) for futures, 04:00-20:00 ET for ETFs; ``useRTH=1`` narrows both to
   09:30-16:00 ET; holidays and early closes as in ``holidays.py`` (no bars on Christmas Day,
-  none after 13:00 ET on Thanksgiving). Intraday bars align to the bar size from midnight US/Eastern and are clipped
-  to the session (a 1-hour RTH series starts with a 09:30 bar); the bar covering the end time is
-  the still-forming partial bar. Daily bars are sessions labelled by trade date.
-* An empty window answers 162 "HMDS query returned no data: ESZ6@CME Trades".
+  none after 13:00 ET on Thanksgiving). Intraday bars align to the bar size from midnight
+  US/Eastern, whatever the window's start (the bar holding the start is served whole), and are
+  clipped to the session (a 1-hour RTH series starts with a 09:30 bar); the bar covering the end
+  time is the still-forming partial bar. Daily bars are sessions labelled by trade date.
+* whatToShow TRADES, MIDPOINT, BID, ASK and BID_ASK are served (``bars.py`` builds them); the
+  other legal values answer 162.
+* An empty window, or an expired month beyond its retention (``contracts.py``), answers 162
+  "HMDS query returned no data: ESZ6@CME Trades".
 """
 
 from __future__ import annotations

@@ -95,3 +95,50 @@ def test_small_limits_make_pacing_testable_fast(simulator_factory: Factory) -> N
         finally:
             ib.disconnect()
         assert [1 if n else 0 for n in got] == expected, limits
+
+
+def test_bid_ask_counts_twice_in_ten_minutes() -> None:
+    clock = FakeClock()
+    pacer = HistoricalPacer(clock=clock)
+    for i in range(30):
+        clock.now = i * 3.0
+        assert pacer.admit(("ba", i), i, weight=2) is None
+    assert pacer.admit("trades", "x") is not None  # 30 BID_ASK are 60 requests
+    clock.now = 600.0  # the first BID_ASK leaves the window: both of its counts
+    assert pacer.admit("trades", "x") is None  # 59
+    assert pacer.admit("bid_ask", "y", weight=2) is not None  # 59 + 2 > 60
+    assert pacer.admit("trades 2", "y") is None  # 60: room for one, not for a BID_ASK
+    assert pacer.admit("trades 3", "z") is not None
+
+
+def test_bid_ask_counts_twice_for_one_contract() -> None:
+    clock = FakeClock()
+    pacer = HistoricalPacer(clock=clock)
+    assert pacer.admit("ba 1", "es", weight=2) is None
+    assert pacer.admit("ba 2", "es", weight=2) is None
+    assert pacer.admit("ba 3", "es", weight=2) is not None  # the fifth and sixth
+    assert pacer.admit("trades", "es") is None  # the fifth
+    assert pacer.admit("trades 2", "es") is not None
+    clock.now = 2.0
+    assert pacer.admit("ba 3", "es", weight=2) is None
+
+
+def test_bid_ask_counts_twice_through_ib_async(simulator_factory: Factory) -> None:
+    sim = simulator_factory(pacing=PacingLimits(identical_window=0, same_contract_max=100, max_requests=3, window=60))
+    ib = connect_ib(sim.port)
+    codes: list[int] = []
+    ib.errorEvent += lambda req_id, code, msg, contract: codes.append(code)
+    try:
+        [es] = ib.qualifyContracts(Future("ES", "202612", "CME"))
+        assert es is not None
+
+        def ask(what: str) -> int:
+            return len(ib.reqHistoricalData(es, "", "1 D", "1 hour", what, False, timeout=5))
+
+        got = [ask("BID_ASK"), ask("TRADES"), ask("TRADES"), ask("BID_ASK")]
+    finally:
+        ib.disconnect()
+    assert [1 if n else 0 for n in got] == [1, 1, 0, 0]
+    assert codes == [162, 162]
+    details = [e.detail for e in sim.journal.entries("historical_data")[-2:]]
+    assert all("more than 3 requests" in d for d in details)

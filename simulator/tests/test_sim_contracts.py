@@ -66,7 +66,12 @@ def test_expired_contracts_only_with_include_expired(ib_client: IB) -> None:
     [cd] = ib_client.reqContractDetails(expired)
     assert cd.contract is not None and cd.contract.localSymbol == "ESU6"
     chain = Contract(secType="FUT", symbol="ES", exchange="CME", includeExpired=True)
-    assert len(ib_client.reqContractDetails(chain)) == 5 + 8
+    listed = [d.contract.localSymbol for d in ib_client.reqContractDetails(chain) if d.contract]
+    # Eight expired months within the two-year retention (ESZ4 on), four more whose bars are
+    # gone but which contract details still list for a year (ESZ3-ESU4), then the five live.
+    retained = ["ESZ4", "ESH5", "ESM5", "ESU5", "ESZ5", "ESH6", "ESM6", "ESU6"]
+    assert listed == ["ESZ3", "ESH4", "ESM4", "ESU4", *retained, "ESZ6", "ESH7", "ESM7", "ESU7", "ESZ7"]
+    assert len(listed) == 5 + 8 + 4
 
 
 @pytest.mark.parametrize(("symbol", "primary", "con_id"), [("SPY", "ARCA", 756733), ("QQQ", "NASDAQ", 320227571), ("IWM", "ARCA", 9579970)])

@@ -4,7 +4,8 @@ script ``ib-gateway-sim`` with the same options).
 Options: ``--start ISO-8601`` (simulated clock start, default now; the clock then runs in real
 time), ``--seed N`` (price model), ``--scenario FILE`` (JSON/YAML faults and events, see
 ``scenario.py``), ``--frozen`` (stop the clock at the start), ``--no-pacing``,
-``--not-permissioned SYMBOL`` (repeatable), ``--log-level``. Prints
+``--not-permissioned SYMBOL`` (repeatable), ``--expired-retention-days N`` (how long an
+expired future's bars stay available, default 730), ``--log-level``. Prints
 ``IB Gateway simulator listening on HOST:PORT ...`` once it accepts connections and runs until
 SIGINT/SIGTERM.
 """
@@ -18,10 +19,18 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from .contracts import DEFAULT_EXPIRED_RETENTION_DAYS
 from .pacing import PacingLimits
 from .protocol import SERVER_VERSION
 from .scenario import Scenario, load_scenario
 from .server import GatewaySimulator
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
 
 
 def build_parser(prog: str = "python -m ib_gateway_sim") -> argparse.ArgumentParser:
@@ -40,6 +49,11 @@ def build_parser(prog: str = "python -m ib_gateway_sim") -> argparse.ArgumentPar
         "--not-permissioned", action="append", default=[], metavar="SYMBOL",
         help="symbol without a live subscription (354); repeatable",
     )
+    parser.add_argument(
+        "--expired-retention-days", type=_non_negative, metavar="DAYS",
+        help=f"days after its last trade an expired future keeps its bars (default "
+        f"{DEFAULT_EXPIRED_RETENTION_DAYS}, IB's about two years); later requests answer 162",
+    )
     parser.add_argument("--log-level", default="WARNING")
     return parser
 
@@ -52,10 +66,14 @@ def make_simulator(args: argparse.Namespace) -> GatewaySimulator:
     pacing = PacingLimits.disabled() if args.no_pacing else scenario.pacing
     if args.no_pacing:
         scenario.pacing = None
+    retention = args.expired_retention_days
+    if retention is None:
+        retention = scenario.expired_retention_days
     return GatewaySimulator(
         args.host, args.port, start, seed, frozen=frozen,
         not_permissioned=args.not_permissioned, pacing=pacing,
         price_config=scenario.price_config(seed), scenario=scenario,
+        expired_retention_days=retention,
     )
 
 

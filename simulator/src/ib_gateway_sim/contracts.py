@@ -11,7 +11,7 @@ conIds are deterministic: futures ``600_000_000 + root_index * 1_000_000 + YYYYM
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 
 from .months import ContractMonth, listed_months
@@ -22,8 +22,18 @@ SecType = Literal["FUT", "STK"]
 #: IB's answer for an unknown or mismatching contract (error 200).
 NO_SECURITY_DEFINITION = "No security definition has been found for the request"
 
-#: How many expired contracts ``includeExpired`` adds (IB keeps about two years).
-EXPIRED_CONTRACTS_BACK = 8
+#: How long HMDS keeps an expired future's bars after its last trade: IB says about two years
+#: (docs/ib-protocol.md section 4). Beyond it a history request answers 162 "HMDS query
+#: returned no data: ESU4@CME Trades".
+DEFAULT_EXPIRED_RETENTION_DAYS = 730
+#: How much longer an expired month stays in contract details (with ``includeExpired``) than
+#: its bars stay in HMDS. The simulator's choice, not an observed IB figure: a client can only
+#: meet IB's 162 for a contract beyond retention if it can still qualify that contract, and a
+#: 200 ("no security definition") cannot tell "too old" from "mistyped". After this grace the
+#: month is gone from contract details too (200).
+EXPIRED_LISTING_GRACE_DAYS = 365
+#: Quarterly months are about 91 days apart.
+_DAYS_PER_QUARTER = 91
 #: How many unexpired quarterly months are listed.
 LISTED_MONTHS = 5
 #: Last trade of the quarterly equity-index futures: 08:30 CT on the third Friday.
@@ -200,23 +210,49 @@ def _multiplier_matches(requested: str, actual: str) -> bool:
 
 
 class ContractBook:
-    """Resolves contract requests against the chains listed at a given simulated time."""
+    """Resolves contract requests against the chains listed at a given simulated time.
 
-    def __init__(self, expired_back: int = EXPIRED_CONTRACTS_BACK, listed: int = LISTED_MONTHS):
-        self.expired_back = expired_back
+    ``expired_retention_days``: how long an expired month's bars stay available (see
+    :data:`DEFAULT_EXPIRED_RETENTION_DAYS`); the month stays in contract details
+    :data:`EXPIRED_LISTING_GRACE_DAYS` longer.
+    """
+
+    def __init__(
+        self, expired_retention_days: int = DEFAULT_EXPIRED_RETENTION_DAYS,
+        listed: int = LISTED_MONTHS,
+    ) -> None:
+        if expired_retention_days < 0:
+            raise ValueError("expired_retention_days must be >= 0")
+        self.expired_retention_days = expired_retention_days
         self.listed = listed
+
+    @property
+    def listing_horizon(self) -> timedelta:
+        """How long after its last trade an expired month is still listed."""
+        return timedelta(days=self.expired_retention_days + EXPIRED_LISTING_GRACE_DAYS)
+
+    def has_history(self, contract: SimContract, now: datetime) -> bool:
+        """Whether HMDS still holds bars of ``contract`` at ``now`` (False beyond retention)."""
+        last = contract.last_trade
+        return last is None or now < last + timedelta(days=self.expired_retention_days)
 
     def chain(self, root: str, now: datetime, include_expired: bool = False) -> list[SimContract]:
         """Listed months of ``root`` at ``now``, nearest first (expired ones first if asked)."""
         today = now.astimezone(CENTRAL).date()
-        months = listed_months(root, today, self.listed + 1, expired_back=self.expired_back)
+        back = self.listing_horizon.days // _DAYS_PER_QUARTER + 2 if include_expired else 0
+        months = listed_months(root, today, self.listed + 1, expired_back=back)
         contracts = [future_contract(m) for m in months]
         # The month rule counts the expiry day itself as unexpired; IB delists at the 08:30 CT
         # last trade, so filter by the instant and keep exactly ``listed`` live months.
         live = [c for c in contracts if not c.expired(now)][: self.listed]
         if not include_expired:
             return live
-        return [c for c in contracts if c.expired(now)] + live
+        horizon = self.listing_horizon
+        expired = [
+            c for c in contracts
+            if c.last_trade is not None and c.last_trade <= now < c.last_trade + horizon
+        ]
+        return expired + live
 
     def front_month(self, root: str, now: datetime) -> SimContract:
         """The unexpired contract with the nearest expiry (what CONTFUT resolves to).

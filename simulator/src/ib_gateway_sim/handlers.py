@@ -12,7 +12,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .faults import error_message
-from .history import HistoricalError, HistoricalRequest, plan_historical, render_historical
+from .history import (
+    HistoricalError,
+    HistoricalRequest,
+    no_data,
+    plan_historical,
+    render_historical,
+)
 from .journal import JournalEntry
 from .market_data import Tick, reported_type, ticks_for
 from .pacing import PACING_VIOLATION
@@ -162,6 +168,8 @@ class RequestHandlers:
         entry.req_id = req_id = f.read_int()
         req = s.read_contract(f)
         req.include_expired = f.read_bool()
+        f.read_bool()  # useRTH
+        what = f.read_str().upper() or "TRADES"
         entry.symbol = s.symbol_of(req)
         if not await s.gate("head_timestamp", entry.symbol, entry):
             return
@@ -169,6 +177,13 @@ class RequestHandlers:
         if found is None:
             return
         contract, _ = found
+        if not s.sim.book.has_history(contract, s.now()):
+            # Beyond retention HMDS has nothing for the contract, so it has no first bar either.
+            error = no_data(contract, what)
+            entry.outcome = f"error {error.code}"
+            entry.detail = error.message
+            s.error(req_id, error.code, error.message)
+            return
         if contract.month is not None:
             # Quarterly index futures list about 15 months before expiry.
             head = contract.month.expiry - timedelta(days=456)
@@ -279,16 +294,7 @@ class RequestHandlers:
                     f"permissions for {res.exchange} {contract.sec_type}")
             return
         try:
-            plan = plan_historical(contract, request, s.now(), s.sim.bar_zone)
-            violation = s.sim.pacer.admit(
-                (contract.con_id, res.sec_type, request.end, request.bar_size, request.duration,
-                 request.use_rth, plan.what, request.format_date),
-                (contract.con_id, res.exchange, plan.what),
-            )
-            if violation:
-                entry.detail = violation
-                raise HistoricalError(162, PACING_VIOLATION)
-            message = render_historical(s.sim.model, contract, plan, request, s.sim.bar_zone, req_id)
+            message = self._answer_historical(contract, res.sec_type, res.exchange, request, req_id, entry)
         except HistoricalError as exc:
             entry.outcome = f"error {exc.code}"
             entry.detail = entry.detail or exc.message
@@ -298,6 +304,30 @@ class RequestHandlers:
             entry.outcome = "cancelled"
             return
         s.send(message)
+
+    def _answer_historical(
+        self, contract: SimContract, sec_type: str, exchange: str, request: HistoricalRequest,
+        req_id: int, entry: JournalEntry,
+    ) -> list[object]:
+        """Validate, pace and build one request in IB's order; raises :class:`HistoricalError`."""
+        s = self.s
+        now = s.now()
+        plan = plan_historical(contract, request, now, s.sim.bar_zone)
+        violation = s.sim.pacer.admit(
+            (contract.con_id, sec_type, request.end, request.bar_size, request.duration,
+             request.use_rth, plan.what, request.format_date),
+            (contract.con_id, exchange, plan.what),
+            plan.pacing_weight,
+        )
+        if violation:
+            entry.detail = violation
+            raise HistoricalError(162, PACING_VIOLATION)
+        # The retention check comes after pacing: the query reaches HMDS (and counts) before
+        # HMDS finds nothing.
+        return render_historical(
+            s.sim.model, contract, plan, request, s.sim.bar_zone, req_id,
+            retained=s.sim.book.has_history(contract, now),
+        )
 
     def _read_historical(self, f: Fields, req: ContractRequest) -> HistoricalRequest:
         end = f.read_str()

@@ -18,10 +18,14 @@ Choices (each mirrors IB where IB's behaviour is known, see docs/ib-protocol.md 
 * Bars exist only while the instrument's session is open: CME Globex (18:00-17:00 ET, no
   weekend, no daily halt) for futures, 04:00-20:00 ET for ETFs; ``useRTH=1`` narrows both to
   09:30-16:00 ET; holidays and early closes as in ``holidays.py`` (no bars on Christmas Day,
-  none after 13:00 ET on Thanksgiving). Intraday bars align to the bar size from midnight US/Eastern and are clipped
-  to the session (a 1-hour RTH series starts with a 09:30 bar); the bar covering the end time is
-  the still-forming partial bar. Daily bars are sessions labelled by trade date.
-* An empty window answers 162 "HMDS query returned no data: ESZ6@CME Trades".
+  none after 13:00 ET on Thanksgiving). Intraday bars align to the bar size from midnight
+  US/Eastern, whatever the window's start (the bar holding the start is served whole), and are
+  clipped to the session (a 1-hour RTH series starts with a 09:30 bar); the bar covering the end
+  time is the still-forming partial bar. Daily bars are sessions labelled by trade date.
+* whatToShow TRADES, MIDPOINT, BID, ASK and BID_ASK are served (``bars.py`` builds them); the
+  other legal values answer 162.
+* An empty window, or an expired month beyond its retention (``contracts.py``), answers 162
+  "HMDS query returned no data: ESZ6@CME Trades".
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .bars import Bar, aggregate, slot_bars
 from .contracts import SimContract
-from .prices import SLOT_SECONDS, Bar, PriceModel
+from .prices import PriceModel
 from .schedules import CME_GLOBEX, EASTERN, US_EXTENDED, US_RTH, Schedule, Session
+from .walk import SLOT_SECONDS
 
 #: Every bar size string IB accepts (TWS API docs, "Valid Bar Sizes").
 LEGAL_BAR_SIZES: dict[str, int] = {
@@ -45,9 +51,9 @@ LEGAL_BAR_SIZES: dict[str, int] = {
 }
 SERVED_BAR_SIZES = {name for name, secs in LEGAL_BAR_SIZES.items() if secs % SLOT_SECONDS == 0 and secs <= 86400}
 
-WHAT_TO_SHOW_SERVED = {"TRADES", "MIDPOINT", "BID", "ASK"}
+WHAT_TO_SHOW_SERVED = {"TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK"}
 WHAT_TO_SHOW_LEGAL = WHAT_TO_SHOW_SERVED | {
-    "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY",
+    "ADJUSTED_LAST", "HISTORICAL_VOLATILITY", "OPTION_IMPLIED_VOLATILITY",
     "FEE_RATE", "SCHEDULE", "AGGTRADES",
 }
 
@@ -165,27 +171,16 @@ def window_start(schedule: Schedule, end: datetime, duration: Duration) -> datet
     return end - timedelta(seconds=duration.approx_seconds())
 
 
-def _aggregate(bars: list[Bar], start: datetime) -> Bar:
-    volume = sum(b.volume for b in bars)
-    if bars[0].volume < 0:
-        return Bar(start, bars[0].open, max(b.high for b in bars), min(b.low for b in bars),
-                   bars[-1].close, -1.0, -1.0, -1)
-    wap = sum(b.wap * b.volume for b in bars) / volume if volume else bars[-1].close
-    return Bar(start, bars[0].open, max(b.high for b in bars), min(b.low for b in bars),
-               bars[-1].close, volume, round(wap, 6), sum(b.count for b in bars))
+def align_start(moment: datetime, bar_seconds: int) -> datetime:
+    """The start of the bar-size bucket holding ``moment``, counted from midnight US/Eastern.
 
-
-def _slot_bars(
-    model: PriceModel, contract: SimContract, start: datetime, end: datetime, what: str
-) -> list[Bar]:
-    step = timedelta(seconds=SLOT_SECONDS)
-    bars = []
-    cursor = start
-    while cursor < end:
-        until = end if end < cursor + step else None
-        bars.append(model.slot_bar(contract, cursor, until=until, what=what))
-        cursor += step
-    return bars
+    IB's bars sit on the bar-size grid whatever the request's end time: a window starting at
+    14:17:33 still gets the 14:15 five-minute bar, whole, not a bar stamped 14:17:33.
+    """
+    local = moment.astimezone(EASTERN)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    offset = (local - midnight).total_seconds()
+    return (midnight + timedelta(seconds=offset - offset % bar_seconds)).astimezone(UTC)
 
 
 def build_bars(
@@ -202,18 +197,20 @@ def build_bars(
     start = window_start(schedule, end, duration)
     sessions: list[Session] = list(schedule.sessions_between(start, end))
     out: list[tuple[Bar, bool]] = []
+    first = align_start(start, min(bar_seconds, 86400))
     for session in sessions:
-        # Daily bars are whole sessions; intraday bars are clipped to the window.
-        lo = session.start if bar_seconds >= 86400 else max(start, session.start)
+        # Daily bars are whole sessions; intraday bars cover the window from the grid point
+        # before its start, clipped to the session.
+        lo = session.start if bar_seconds >= 86400 else max(first, session.start)
         hi = min(end, session.end)
         if lo >= hi:
             continue
-        slots = _slot_bars(model, contract, lo, hi, what)
+        slots = slot_bars(model, contract, lo, hi, what)
         if not slots:
             continue
         if bar_seconds >= 86400:
-            daily = _aggregate(slots, datetime.combine(session.trade_date, datetime.min.time(), UTC))
-            out.append((daily, True))
+            day = datetime.combine(session.trade_date, datetime.min.time(), UTC)
+            out.append((aggregate(slots, day, what), True))
             continue
         groups: dict[tuple[date, int], list[Bar]] = {}
         for bar in slots:
@@ -222,7 +219,7 @@ def build_bars(
             groups.setdefault((local.date(), seconds // bar_seconds), []).append(bar)
         for key in sorted(groups):
             members = groups[key]
-            out.append((_aggregate(members, members[0].start), False))
+            out.append((aggregate(members, members[0].start, what), False))
     return start, out
 
 
@@ -268,6 +265,20 @@ class HistoricalPlan:
     duration: Duration
     end: datetime
 
+    @property
+    def pacing_weight(self) -> int:
+        """How many requests this one counts as: IB counts BID_ASK twice (it is two series)."""
+        return 2 if self.what == "BID_ASK" else 1
+
+
+def no_data(contract: SimContract, what: str) -> HistoricalError:
+    """IB's answer for an empty window or a contract beyond retention, naming the contract."""
+    return HistoricalError(
+        162,
+        "Historical Market Data Service error message:HMDS query returned no data: "
+        f"{contract.description} {what.title()}",
+    )
+
 
 def plan_historical(
     contract: SimContract, request: HistoricalRequest, now: datetime, zone: ZoneInfo
@@ -297,16 +308,19 @@ def plan_historical(
 
 def render_historical(
     model: PriceModel, contract: SimContract, plan: HistoricalPlan, request: HistoricalRequest,
-    zone: ZoneInfo, req_id: int,
+    zone: ZoneInfo, req_id: int, *, retained: bool = True,
 ) -> list[object]:
-    """Build the bars of a validated request as one msg 17; 162 if the window is empty."""
+    """Build the bars of a validated request as one msg 17.
+
+    162 "HMDS query returned no data" if the window is empty or the contract is no longer
+    ``retained`` (an expired month beyond IB's retention: its bars are gone, not an error of
+    the request).
+    """
+    if not retained:
+        raise no_data(contract, plan.what)
     start, bars = build_bars(
         model, contract, plan.end, plan.duration, plan.bar_seconds, request.use_rth, plan.what
     )
     if not bars:
-        raise HistoricalError(
-            162,
-            f"Historical Market Data Service error message:HMDS query returned no data: "
-            f"{contract.description} {plan.what.title()}",
-        )
+        raise no_data(contract, plan.what)
     return historical_message(req_id, start, plan.end, bars, request.format_date, zone)

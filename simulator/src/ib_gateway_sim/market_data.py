@@ -23,8 +23,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from .contracts import SimContract
-from .prices import SLOT_SECONDS, PriceModel, _hash_int, round_tick
+from .prices import SLOT_SECONDS, PriceModel, round_tick
 from .schedules import CME_GLOBEX, US_EXTENDED, US_RTH, Schedule, Session
+from .walk import hash_int
 
 TickKind = Literal["price", "size", "string"]
 
@@ -96,7 +97,7 @@ def session_stats(
 def last_trade_time(model: PriceModel, contract: SimContract, moment: datetime, floor: datetime) -> int:
     """Epoch second of the latest trade: up to two seconds before ``moment``, not before ``floor``."""
     second = int(moment.timestamp())
-    lag = _hash_int(model.config.seed, contract.local_symbol, "trade", second) % 3
+    lag = hash_int(model.config.seed, contract.local_symbol, "trade", second) % 3
     return max(int(floor.timestamp()), second - lag)
 
 

@@ -7,6 +7,11 @@ account, so the simulator counts gateway-wide, across client ids):
 * makes six or more requests for the same contract, exchange and tick type within 2 seconds,
 * makes more than 60 requests within any ten-minute period.
 
+A ``BID_ASK`` request counts twice in both counting rules (IB's "Historical Data Limitations":
+it is served as two series, bid and ask), so 30 of them fill the ten-minute budget and the
+third within 2 s for one contract is the sixth request. The identical-request rule is not a
+count and is unaffected.
+
 The windows run on **real monotonic time**, not the simulated clock: pacing protects IB's
 servers from real request rates, and a test that freezes or jumps the simulated clock must not
 switch pacing off or on by accident. Tests make pacing fast by configuring smaller limits
@@ -53,8 +58,11 @@ class HistoricalPacer:
         self._per_contract: dict[Hashable, deque[float]] = {}
         self._all: deque[float] = deque()
 
-    def admit(self, identical_key: Hashable, contract_key: Hashable) -> str | None:
-        """Return None and record the request if allowed, else the reason it violates pacing."""
+    def admit(self, identical_key: Hashable, contract_key: Hashable, weight: int = 1) -> str | None:
+        """Return None and record the request if allowed, else the reason it violates pacing.
+
+        ``weight`` is how many requests this one counts as (2 for BID_ASK).
+        """
         limits = self.limits
         if not limits.enabled:
             return None
@@ -66,15 +74,15 @@ class HistoricalPacer:
             recent = self._per_contract.setdefault(contract_key, deque())
             while recent and now - recent[0] >= limits.same_contract_window:
                 recent.popleft()
-            if len(recent) >= limits.same_contract_max:
+            if len(recent) + weight > limits.same_contract_max:
                 return f"more than {limits.same_contract_max} requests for one contract within {limits.same_contract_window:g} s"
             while self._all and now - self._all[0] >= limits.window:
                 self._all.popleft()
-            if len(self._all) >= limits.max_requests:
+            if len(self._all) + weight > limits.max_requests:
                 return f"more than {limits.max_requests} requests within {limits.window:g} s"
             self._identical[identical_key] = now
-            recent.append(now)
-            self._all.append(now)
+            recent.extend([now] * weight)
+            self._all.extend([now] * weight)
             return None
 
     def reset(self) -> None:

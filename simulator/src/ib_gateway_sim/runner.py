@@ -117,6 +117,7 @@ class SimulatorProcess:
         scenario: str | Path | None = None,
         extra_args: list[str] | None = None,
         python: str = sys.executable,
+        expired_retention_days: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -127,6 +128,8 @@ class SimulatorProcess:
             args += ["--seed", str(seed)]
         if scenario is not None:
             args += ["--scenario", str(scenario)]
+        if expired_retention_days is not None:
+            args += ["--expired-retention-days", str(expired_retention_days)]
         self.args = args + list(extra_args or [])
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []

@@ -9,6 +9,7 @@ A scenario is JSON or YAML (``.yaml``/``.yml``), every key optional::
     pacing: {identical_window: 15, same_contract_max: 5, same_contract_window: 2,
              max_requests: 60, window: 600, enabled: true}
     price: {etf_lag_slots: 1, etf_correlation: 0.9}
+    expired_retention_days: 730       # bars of an expired future, days after its last trade
     faults:                           # FaultRule fields, see faults.py
       - {action: delay, request: snapshot, seconds: 0.25}
       - {action: error, request: snapshot, symbol: SPY, code: 10197, times: 1}
@@ -21,7 +22,8 @@ A scenario is JSON or YAML (``.yaml``/``.yml``), every key optional::
       - {at: 10, action: refuse_connections}
       - {at: 15, action: accept_connections}
 
-``seed``/``start``/``frozen`` apply when the CLI flags leave them unset.
+``seed``/``start``/``frozen``/``expired_retention_days`` apply when the CLI flags leave them
+unset.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .contracts import DEFAULT_EXPIRED_RETENTION_DAYS
 from .faults import FaultRule
 from .pacing import PacingLimits
 from .prices import PriceModelConfig
@@ -76,6 +79,7 @@ class Scenario:
     price: dict[str, Any] = field(default_factory=dict)
     faults: list[FaultRule] = field(default_factory=list)
     events: list[ScheduledEvent] = field(default_factory=list)
+    expired_retention_days: int = DEFAULT_EXPIRED_RETENTION_DAYS
 
     def price_config(self, seed: int) -> PriceModelConfig:
         return PriceModelConfig(seed=seed, **self.price)
@@ -109,6 +113,7 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
         price=price,
         faults=[FaultRule(**rule) for rule in data.get("faults") or []],
         events=[ScheduledEvent(**event) for event in data.get("events") or []],
+        expired_retention_days=int(data.get("expired_retention_days", DEFAULT_EXPIRED_RETENTION_DAYS)),
     )
 
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from .client_connection import ClientConnection
 from .clock import SimClock
-from .contracts import ContractBook
+from .contracts import DEFAULT_EXPIRED_RETENTION_DAYS, ContractBook
 from .faults import FaultPlan, error_message
 from .journal import Journal
 from .pacing import HistoricalPacer, PacingLimits
@@ -45,6 +45,9 @@ class GatewaySimulator:
     :param pacing: historical pacing limits (IB's by default).
     :param price_config: full price-model parameters (overrides ``seed``).
     :param scenario: faults and timed events to load at start (see :mod:`.scenario`).
+    :param expired_retention_days: how long after its last trade an expired future's bars
+        stay available (IB: about two years); beyond it history answers 162 "HMDS query
+        returned no data" naming the contract, which contract details still list for a year.
     """
 
     def __init__(
@@ -63,12 +66,13 @@ class GatewaySimulator:
         bar_timezone: str = "US/Eastern",
         stream_interval: float = 0.5,
         scenario: Scenario | None = None,
+        expired_retention_days: int = DEFAULT_EXPIRED_RETENTION_DAYS,
     ) -> None:
         self.host = host
         self.port = port
         self.clock = clock or SimClock(start, frozen=frozen)
         self.model = PriceModel(price_config or PriceModelConfig(seed=seed))
-        self.book = ContractBook()
+        self.book = ContractBook(expired_retention_days)
         self.faults = FaultPlan()
         self.journal = Journal()
         self.pacer = HistoricalPacer(pacing)

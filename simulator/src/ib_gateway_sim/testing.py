@@ -10,6 +10,8 @@ Fixtures:
 * ``sim_start`` / ``sim_seed``: the simulated start and price seed (override them in a
   conftest or test module; default Tuesday 2026-11-24 10:00 ET, seed 42 -- every market open,
   ESZ6 the front month).
+* ``sim_expired_retention_days``: how long an expired future keeps its bars (default 730, IB's
+  about two years); override it like ``sim_start`` to test requests beyond retention.
 * ``ib_simulator``: a :class:`SimulatorThread` on a free port (in-process, own event loop).
 * ``ib_simulator_process``: the CLI in a subprocess on a free port (:class:`SimulatorProcess`).
 * ``simulator_factory``: ``simulator_factory(**kwargs)`` starts more simulators; all are
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .contracts import DEFAULT_EXPIRED_RETENTION_DAYS
 from .runner import SimulatorProcess, SimulatorThread
 
 if TYPE_CHECKING:
@@ -64,18 +67,28 @@ def sim_seed() -> int:
 
 
 @pytest.fixture
-def ib_simulator(sim_start: str, sim_seed: int) -> Iterator[SimulatorThread]:
-    with SimulatorThread(start=sim_start, seed=sim_seed) as sim:
+def sim_expired_retention_days() -> int:
+    return DEFAULT_EXPIRED_RETENTION_DAYS
+
+
+@pytest.fixture
+def ib_simulator(sim_start: str, sim_seed: int, sim_expired_retention_days: int) -> Iterator[SimulatorThread]:
+    with SimulatorThread(
+        start=sim_start, seed=sim_seed, expired_retention_days=sim_expired_retention_days
+    ) as sim:
         yield sim
 
 
 @pytest.fixture
-def simulator_factory(sim_start: str, sim_seed: int) -> Iterator[Callable[..., SimulatorThread]]:
+def simulator_factory(
+    sim_start: str, sim_seed: int, sim_expired_retention_days: int
+) -> Iterator[Callable[..., SimulatorThread]]:
     started: list[SimulatorThread] = []
 
     def make(**kwargs: Any) -> SimulatorThread:
         kwargs.setdefault("start", sim_start)
         kwargs.setdefault("seed", sim_seed)
+        kwargs.setdefault("expired_retention_days", sim_expired_retention_days)
         sim = SimulatorThread(**kwargs).start()
         started.append(sim)
         return sim
@@ -86,8 +99,12 @@ def simulator_factory(sim_start: str, sim_seed: int) -> Iterator[Callable[..., S
 
 
 @pytest.fixture
-def ib_simulator_process(sim_start: str, sim_seed: int) -> Iterator[SimulatorProcess]:
-    with SimulatorProcess(start=sim_start, seed=sim_seed) as proc:
+def ib_simulator_process(
+    sim_start: str, sim_seed: int, sim_expired_retention_days: int
+) -> Iterator[SimulatorProcess]:
+    with SimulatorProcess(
+        start=sim_start, seed=sim_seed, expired_retention_days=sim_expired_retention_days
+    ) as proc:
         yield proc
 
 

@@ -36,6 +36,6 @@ def test_timing_is_judged_in_utc_and_refuses_naive_times() -> None:
 
 
 def test_slot_grid() -> None:
-    assert SLOT == timedelta(minutes=5)
+    assert timedelta(minutes=5) == SLOT
     assert slot_for(T + timedelta(minutes=4, seconds=59)) == T
     assert is_slot(T) and not is_slot(T + timedelta(seconds=1))

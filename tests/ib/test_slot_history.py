@@ -29,6 +29,7 @@ def collect(port: int, slot: datetime, symbols: list[str]) -> CycleResult:
 def es_bars(port: int, local_symbol: str, end: datetime, what: str) -> dict[datetime, Any]:
     """The simulator's own ES bars of one contract (expired ones included), by start."""
     from ib_async import Future
+
     from ib_gateway_sim.testing import connect_ib
 
     ib = connect_ib(port, client_id=91, request_timeout=10)

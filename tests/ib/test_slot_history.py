@@ -79,3 +79,35 @@ def test_a_month_beyond_retention_fails_naming_the_contract_and_stores_nothing(
     assert "ESM3" in result.collection.failures["ES"]
     assert "NQM3" in result.collection.failures["NQ"]
     assert result.failure_summary(slot).startswith("slot 2023-05-01T15:00:00+00:00: 2 of 2")
+
+
+def test_live_rows_and_history_rows_give_identical_returns(simulator_factory, monkeypatch):
+    """The simulator's clock frozen at each slot of half an hour: the live quotes and, asked
+    two hours later, the bars ending at those slots give the same prices, so the same returns."""
+    import ib_futures.core.pacing as pacing
+
+    # IB's hard limits still hold (the simulator answers 162 otherwise); only the extra global
+    # gap between requests is dropped so that 24 requests take seconds, not a minute.
+    fast = pacing.HistoricalPacer(min_gap_s=0.0, margin_s=0.05)
+    monkeypatch.setattr(pacing, "default_pacer", lambda: fast)
+    slots = [datetime(2026, 11, 24, 15, 0, tzinfo=UTC) + timedelta(minutes=5 * i) for i in range(6)]
+    sim = simulator_factory(start=slots[0].isoformat(), frozen=True)
+    live, late = {}, {}
+    for slot in slots:
+        sim.clock.set(slot)
+        for rec in collect(sim.port, slot, ["ES", "SPY"]).records():
+            assert rec["price_source"] == "live"
+            live[rec["symbol"], slot] = rec["price"]
+    sim.clock.set(slots[-1] + timedelta(hours=2))
+    for slot in slots:
+        for rec in collect(sim.port, slot, ["ES", "SPY"]).records():
+            assert rec["price_source"] == "hist_midpoint_close"
+            late[rec["symbol"], slot] = rec["price"]
+    assert late == live
+
+    def returns(prices: dict[tuple[str, datetime], float], sym: str) -> list[float]:
+        series = [prices[sym, s] for s in slots]
+        return [b / a - 1 for a, b in zip(series, series[1:], strict=False)]
+
+    for sym in ("ES", "SPY"):
+        assert returns(live, sym) == returns(late, sym)

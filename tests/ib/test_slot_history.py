@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from ib_futures.core.config import FuturesConfig
@@ -107,7 +108,7 @@ def test_live_rows_and_history_rows_give_identical_returns(simulator_factory, mo
 
     def returns(prices: dict[tuple[str, datetime], float], sym: str) -> list[float]:
         series = [prices[sym, s] for s in slots]
-        return [b / a - 1 for a, b in zip(series, series[1:], strict=False)]
+        return [b / a - 1 for a, b in pairwise(series)]
 
     for sym in ("ES", "SPY"):
         assert returns(live, sym) == returns(late, sym)

@@ -99,6 +99,8 @@ def _prepare_inputs(
     non_live = dict(prices.filter(in_window_expr & ~live).group_by("symbol").len().iter_rows())
     if cfg.live_only:
         prices = prices.filter(live)
+    if not cfg.include_history and "from_history" in prices.columns:
+        prices = prices.filter(~pl.col("from_history"))
     pr = align_pair(prices, futures_symbol, etf_symbol, window_start, window_end)
 
     in_window = prices.filter(in_window_expr)

@@ -29,7 +29,8 @@ _SLOT_US = int(SLOT.total_seconds() * 1_000_000)
 
 
 def normalise_prices(frame: pl.DataFrame) -> pl.DataFrame:
-    """Snapshot rows (record layout) -> ``symbol, bucket_ts, price, contract, market_data_type``.
+    """Snapshot rows (record layout) -> ``symbol, bucket_ts, price, contract, market_data_type,
+    from_history`` (``price_source`` is one of IB's bars; null and ``live`` are live).
 
     ``price`` is the record's reference price (mid, else last); missing or non-positive prices
     are dropped, never treated as 0. ``contract`` is the conId (else local symbol) so that a
@@ -49,6 +50,11 @@ def normalise_prices(frame: pl.DataFrame) -> pl.DataFrame:
         if "market_data_type" in frame.columns
         else pl.lit(None, dtype=pl.Int32)
     )
+    from_history = (
+        pl.col("price_source").cast(pl.String).str.starts_with("hist").fill_null(False)
+        if "price_source" in frame.columns
+        else pl.lit(False)
+    )
     return (
         frame.lazy()
         .select(
@@ -57,6 +63,7 @@ def normalise_prices(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("price").cast(pl.Float64),
             contract.alias("contract"),
             data_type.alias("market_data_type"),
+            from_history.alias("from_history"),
         )
         .filter(pl.col("price").is_not_null() & (pl.col("price") > 0.0))
         .filter(pl.col("price").is_finite())

@@ -314,6 +314,8 @@ class AnalysisSettings(StrictModel):
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     #: only live quotes (delayed data lags by minutes and would show as a spurious lead)
     live_only: bool = True
+    #: use rows filled from IB's historical bars (point-in-time values of their slot)
+    include_history: bool = True
     report_dir: str = Field(default="reports", min_length=1)
 
     @field_validator("pairs")

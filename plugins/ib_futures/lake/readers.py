@@ -16,7 +16,14 @@ from typing import Any
 import polars as pl
 from deltalake import DeltaTable
 
-from ib_futures.lake.schemas import FUTURES, SNAPSHOT_TABLES, SPOT, TableSpec, polars_dtype
+from ib_futures.lake.schemas import (
+    FUTURES,
+    SNAPSHOT_TABLES,
+    SPECS_BY_NAME,
+    SPOT,
+    TableSpec,
+    polars_dtype,
+)
 from ib_futures.lake.storage import StorageOptions, table_uri
 from ib_futures.lake.tables import open_table
 
@@ -53,6 +60,7 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "crossed",
     "market_data_type",
     "quote_ts",
+    "price_source",
 )
 
 #: columns of :func:`latest_per_symbol`
@@ -90,8 +98,18 @@ def empty_frame(spec: TableSpec, columns: Sequence[str]) -> pl.DataFrame:
     return pl.DataFrame(schema={c: polars_dtype(spec.column(c)) for c in columns})
 
 
-def _scan(table: DeltaTable) -> pl.LazyFrame:
-    return pl.scan_delta(table)
+def _scan(table: DeltaTable, columns: Sequence[str] = ()) -> pl.LazyFrame:
+    """The table, with any of ``columns`` it does not have yet as nulls: a table written before
+    a nullable column was added (``price_source``) reads as if the column were null, which
+    for ``price_source`` means live, the only kind of row there was."""
+    scan = pl.scan_delta(table)
+    have = set(table.schema().to_arrow().names)
+    missing = [c for c in columns if c not in have]
+    if missing:
+        spec = SPECS_BY_NAME.get(table.metadata().name or "")
+        dtypes = spec.polars_schema() if spec is not None else {}
+        scan = scan.with_columns(pl.lit(None, dtype=dtypes.get(c)).alias(c) for c in missing)
+    return scan
 
 
 def _window_filter(symbols: Iterable[str], start: datetime, end: datetime) -> pl.Expr:
@@ -122,7 +140,7 @@ def read_window(
     if table is None or not symbols:
         return empty_frame(spec, columns)
     return (
-        _scan(table)
+        _scan(table, columns)
         .filter(_window_filter(symbols, lo, hi))
         .select(columns)
         .sort("bucket_ts", "symbol")

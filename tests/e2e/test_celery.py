@@ -73,6 +73,9 @@ def celery_stack(tmp_path: Path, slot: datetime) -> Iterator[CeleryStack]:
         t0 = time.monotonic()
         with CeleryStack(tmp_path, env, concurrency=2) as stack:
             print(f"Celery stack up in {time.monotonic() - t0:.1f}s")
+            # The gateway's clock where a scheduler meets it: just before the slot, so the
+            # run is current (a live snapshot), however long the stack took to come up.
+            sim.clock.set(slot - timedelta(seconds=5))
             yield stack
 
 

@@ -77,6 +77,9 @@ def healthy_stack(workdir: Path, slot: datetime) -> Iterator[AirflowStack]:
         SimulatorThread(start=slot - timedelta(minutes=1), seed=7) as sim,
         _stack(workdir, sim.port, {}, {}) as stack,
     ):
+        # The gateway's clock where a scheduler meets it: just before the slot, so the run is
+        # current (a live snapshot), however long the stack took to come up.
+        sim.clock.set(slot - timedelta(seconds=5))
         yield stack
 
 
@@ -111,6 +114,7 @@ def hanging_stack(workdir: Path, slot: datetime) -> Iterator[AirflowStack]:
         sim.faults.hang("market_data")  # also swallows snapshots: no answer, ever
         extra = {"snapshot_timeout": 5, "request_timeout": 5, "connect_timeout": 5}
         with _stack(workdir, sim.port, extra, {"IB_FUTURES_CONFIG": str(config_path)}) as stack:
+            sim.clock.set(slot - timedelta(seconds=5))  # current: the run waits on the hang
             yield stack
 
 

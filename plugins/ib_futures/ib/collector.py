@@ -28,6 +28,7 @@ from ib_futures.ib.snapshots import CollectionResult, collect_snapshots
 if TYPE_CHECKING:
     from ib_futures.core.config import FuturesConfig
     from ib_futures.core.instruments import Instrument
+    from ib_futures.core.pacing import HistoricalPacer
     from ib_futures.core.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -70,13 +71,17 @@ class CycleResult:
 
 
 async def _history_for(
-    gateway: Any, rc: ResolvedContract, slot: datetime, stats: CycleStats
+    gateway: Any,
+    rc: ResolvedContract,
+    slot: datetime,
+    stats: CycleStats,
+    pacer: HistoricalPacer | None = None,
 ) -> PricePoints:
     from ib_futures.ib.history import HistoryUnavailable, recent_closes
 
     stats.historical_requests += 1
     try:
-        return await recent_closes(gateway, rc, slot)
+        return await recent_closes(gateway, rc, slot, pacer=pacer)
     except (HistoryUnavailable, TimeoutError) as exc:
         stats.history_failures[rc.symbol] = str(exc) or repr(exc)
         log.warning("change metrics for %s left empty: %s", rc.symbol, exc)
@@ -93,11 +98,13 @@ async def run_cycle(
     history_source: HistorySource | None = None,
     history_fallback: bool = True,
     cfg: FuturesConfig | None = None,
+    pacer: HistoricalPacer | None = None,
 ) -> CycleResult:
     """Collect ``instruments`` for ``slot`` (UTC) in ``session``; see the module docstring.
 
     ``cfg`` (a ``FuturesConfig``) gives the session calendars for the change metrics; the
-    default configuration is used when it is None.
+    default configuration is used when it is None. ``pacer`` books historical requests
+    (default: the in-process ``core.pacing.default_pacer()``).
     """
     stats = CycleStats()
     wanted = tuple(i.symbol for i in instruments)
@@ -111,7 +118,7 @@ async def run_cycle(
     need = _lacking_previous_close(collection.snapshots, stored, slot, cfg)
     fetched: dict[str, PricePoints] = {}
     if need and history_fallback:
-        fetched = await _fetch_history(gateway, resolved, need, slot, stats)
+        fetched = await _fetch_history(gateway, resolved, need, slot, stats, pacer)
 
     for snap in collection.snapshots:
         _add_changes(snap, stored.get(snap.symbol, []), fetched.get(snap.symbol, []), slot, cfg)
@@ -163,11 +170,12 @@ async def _fetch_history(
     need: Sequence[Snapshot],
     slot: datetime,
     stats: CycleStats,
+    pacer: HistoricalPacer | None = None,
 ) -> dict[str, PricePoints]:
     """IB bars for each snapshot in ``need``: one request per instrument, issued together (the
     history pacer spaces them); an instrument whose bars are unavailable gets no points."""
     lists = await asyncio.gather(
-        *(_history_for(gateway, resolved[s.symbol], slot, stats) for s in need)
+        *(_history_for(gateway, resolved[s.symbol], slot, stats, pacer) for s in need)
     )
     return {s.symbol: pts for s, pts in zip(need, lists, strict=True)}
 
@@ -210,12 +218,14 @@ async def collect_slot(
     slot: datetime,
     symbols: Sequence[str],
     history_source: HistorySource | None = None,
+    pacer: HistoricalPacer | None = None,
 ) -> CycleResult:
     """Collect ``symbols`` for ``slot`` with the configuration's rules, and log the outcome.
 
     The contract month is the roll rule's for the slot's futures trading date; change metrics
     come from ``history_source`` (stored snapshots) and, when it lacks the previous close and
-    ``collection.history_fallback`` is on, from IB's bars.
+    ``collection.history_fallback`` is on, from IB's bars, booked through ``pacer`` (the
+    ledger shared across task processes, ``collection.history_pacing``).
     """
     from ib_futures.core.instruments import select_instruments
     from ib_futures.core.session import trade_date
@@ -229,6 +239,7 @@ async def collect_slot(
         history_source=history_source,
         history_fallback=cfg.collection.history_fallback,
         cfg=cfg,
+        pacer=pacer,
     )
     log_cycle(result)
     return result

@@ -5,9 +5,12 @@ the previous session (a new deployment, a long outage). Then it asks once per in
 five days of five-minute TRADES bars ending at the slot (IB's step guide: "1 W" allows bars of
 3 mins and up), never four requests per symbol per snapshot as the in-house collector did.
 
-Every request goes through the process-wide pacer (``core.pacing``) so that IB's historical
+Every request books its send time with a pacer (``core.pacing``) so that IB's historical
 limits (error 162: identical request within 15 s, 6 for one contract within 2 s, 60 per
-10 minutes) are respected even when several collections run in one worker process.
+10 minutes; docs/ib-protocol.md section 3) are respected. IB counts per account, so the
+caller passes a pacer whose ledger every process of the deployment shares (the Airflow
+operators build it from ``collection.history_pacing``); without one, the process-wide
+in-process pacer (``default_pacer()``) paces this process only.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ async def recent_closes(
     """
     from ib_futures.core.pacing import RequestKey, default_pacer
 
-    pacer = pacer or default_pacer()
+    pacer = pacer if pacer is not None else default_pacer()
     key = RequestKey(
         con_id=rc.con_id,
         exchange=rc.exchange,
@@ -62,7 +65,8 @@ async def recent_closes(
         duration=duration,
         end=ib_end_datetime(end),
     )
-    wait = pacer.reserve(key)
+    # Booked in a worker thread: a shared ledger may wait on a lock or the network.
+    wait = await asyncio.to_thread(pacer.reserve, key)
     if wait > 0:
         log.info("pacing historical request for %s: waiting %.1fs", rc.symbol, wait)
         await asyncio.sleep(wait)

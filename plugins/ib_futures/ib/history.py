@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ib_futures.core.pacing import HistoricalPacer
+    from ib_futures.core.pacing import HistoricalPacer, RequestKey
     from ib_futures.ib.contracts import ResolvedContract
     from ib_futures.ib.gateway import GatewayConnection
 
@@ -39,6 +39,31 @@ def ib_end_datetime(end: datetime) -> str:
     return end.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
 
 
+async def wait_for_turn(
+    key: RequestKey, rc: ResolvedContract, pacer: HistoricalPacer | None = None
+) -> None:
+    """Book ``key`` with ``pacer`` (default: ``default_pacer()``) and sleep until it may go.
+
+    Raises :class:`HistoryUnavailable` when the ledger fails: unbooked means unsent, since a
+    request outside the shared ledger could draw 162s for every process of the account
+    (docs/operations.md, "Historical request pacing").
+    """
+    from ib_futures.core.pacing import default_pacer
+
+    pacer = pacer if pacer is not None else default_pacer()
+    try:
+        # Booked in a worker thread: a shared ledger may wait on a lock or the network.
+        wait = await asyncio.to_thread(pacer.reserve, key)
+    except Exception as exc:
+        raise HistoryUnavailable(
+            f"{rc.symbol} ({rc.local_symbol}): historical bars not requested: the pacing "
+            f"ledger failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    if wait > 0:
+        log.info("pacing historical request for %s: waiting %.1fs", rc.symbol, wait)
+        await asyncio.sleep(wait)
+
+
 async def recent_closes(
     gateway: GatewayConnection,
     rc: ResolvedContract,
@@ -54,9 +79,8 @@ async def recent_closes(
     A bar stamped ``t`` covers ``[t, t + bar)``; its close is the last price before ``t + bar``,
     which is what a snapshot at slot ``t + bar`` would have seen.
     """
-    from ib_futures.core.pacing import RequestKey, default_pacer
+    from ib_futures.core.pacing import RequestKey
 
-    pacer = pacer if pacer is not None else default_pacer()
     key = RequestKey(
         con_id=rc.con_id,
         exchange=rc.exchange,
@@ -65,11 +89,7 @@ async def recent_closes(
         duration=duration,
         end=ib_end_datetime(end),
     )
-    # Booked in a worker thread: a shared ledger may wait on a lock or the network.
-    wait = await asyncio.to_thread(pacer.reserve, key)
-    if wait > 0:
-        log.info("pacing historical request for %s: waiting %.1fs", rc.symbol, wait)
-        await asyncio.sleep(wait)
+    await wait_for_turn(key, rc, pacer)
     mark = len(gateway.errors.by_con_id.get(rc.con_id, []))
     bars = await gateway.ib.reqHistoricalDataAsync(
         rc.contract,

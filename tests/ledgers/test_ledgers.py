@@ -142,7 +142,13 @@ def test_file_ledger_path_is_a_file_or_a_directory(tmp_path: Path):
     assert ledger_file(f"{tmp_path}/new/") == tmp_path / "new" / FILE_NAME
     assert ledger_file(tmp_path / "x.db") == tmp_path / "x.db"
     assert ledger_file(None) == default_ledger_path()
-    assert default_ledger_path().name == FILE_NAME
+
+
+def test_file_ledger_default_path(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    assert default_ledger_path() == tmp_path / "ib-futures" / FILE_NAME
+    monkeypatch.delenv("AIRFLOW_HOME")
+    assert default_ledger_path().parent.name.startswith("ib-futures-pacing-")
 
 
 def test_file_ledger_uses_its_clock_and_keeps_rows_in_sqlite(tmp_path: Path):

@@ -35,8 +35,12 @@ _SCHEMA = (
 
 
 def default_ledger_path() -> Path:
-    """A per-user folder under the system temp dir, like the client-id leases
-    (``ib.client_ids``): every task of this user on this host finds the same file."""
+    """``$AIRFLOW_HOME/ib-futures/`` when set (every task of a deployment sees the same home,
+    and a test session's throw-away home keeps concurrent sessions apart), else a per-user
+    folder under the system temp dir, like the client-id leases (``ib.client_ids``)."""
+    home = os.environ.get("AIRFLOW_HOME")
+    if home:
+        return Path(home).expanduser() / "ib-futures" / FILE_NAME
     return Path(tempfile.gettempdir()) / f"ib-futures-pacing-{os.getuid()}" / FILE_NAME
 
 

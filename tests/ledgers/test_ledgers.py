@@ -145,7 +145,10 @@ def test_file_ledger_path_is_a_file_or_a_directory(tmp_path: Path):
 
 
 def test_file_ledger_default_path(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("IB_FUTURES_LEASE_DIR", str(tmp_path / "leases"))
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    assert default_ledger_path() == tmp_path / "leases" / FILE_NAME
+    monkeypatch.delenv("IB_FUTURES_LEASE_DIR")
     assert default_ledger_path() == tmp_path / "ib-futures" / FILE_NAME
     monkeypatch.delenv("AIRFLOW_HOME")
     assert default_ledger_path().parent.name.startswith("ib-futures-pacing-")

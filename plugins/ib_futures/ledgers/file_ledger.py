@@ -35,9 +35,13 @@ _SCHEMA = (
 
 
 def default_ledger_path() -> Path:
-    """``$AIRFLOW_HOME/ib-futures/`` when set (every task of a deployment sees the same home,
-    and a test session's throw-away home keeps concurrent sessions apart), else a per-user
-    folder under the system temp dir, like the client-id leases (``ib.client_ids``)."""
+    """The first of: the client-id lease folder ``$IB_FUTURES_LEASE_DIR`` (host-wide IB
+    state, which the compose stack shares between its worker containers); ``$AIRFLOW_HOME/
+    ib-futures/`` (every task of a deployment sees one home, and a test session's throw-away
+    home keeps concurrent sessions apart); a per-user folder under the system temp dir."""
+    lease_dir = os.environ.get("IB_FUTURES_LEASE_DIR")
+    if lease_dir:
+        return Path(lease_dir).expanduser() / FILE_NAME
     home = os.environ.get("AIRFLOW_HOME")
     if home:
         return Path(home).expanduser() / "ib-futures" / FILE_NAME

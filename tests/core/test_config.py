@@ -295,3 +295,61 @@ def test_import_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("pacing", "expected"),
+    [
+        pytest.param(
+            "{ledger: postgres}",
+            "collection.history_pacing.conn_id: the postgres ledger needs the id of an Airflow "
+            "connection of type postgres",
+            id="store-without-connection",
+        ),
+        pytest.param(
+            "{ledger: file, conn_id: pg}",
+            "collection.history_pacing.conn_id: only the postgres and redis ledgers use a "
+            "connection; ledger is 'file'",
+            id="connection-on-file",
+        ),
+        pytest.param(
+            "{ledger: redis, conn_id: r, path: /tmp/x}",
+            "collection.history_pacing.path: only the file ledger has a path; ledger is 'redis'",
+            id="path-on-redis",
+        ),
+        pytest.param(
+            "{ledger: sqlite}",
+            "collection.history_pacing.ledger: expected one of 'process', 'file', 'postgres' "
+            "or 'redis', got 'sqlite'",
+            id="unknown-ledger",
+        ),
+        pytest.param(
+            "{path: ''}",
+            "collection.history_pacing.path: expected a file or directory path, got an empty",
+            id="empty-path",
+        ),
+        pytest.param(
+            "{name: 'two words'}",
+            "collection.history_pacing.name: expected 1-64 letters, digits or '_.:-'",
+            id="bad-name",
+        ),
+        pytest.param(
+            "{ledgr: file}",
+            "unknown field 'ledgr' in collection.history_pacing (did you mean 'ledger'?)",
+            id="typo",
+        ),
+    ],
+)
+def test_history_pacing_errors_name_the_key(tmp_path, pacing, expected):
+    assert expected in errors_of(tmp_path, f"collection:\n  history_pacing: {pacing}\n")
+
+
+def test_history_pacing_defaults_and_stores(tmp_path):
+    pacing = FuturesConfig().collection.history_pacing
+    assert (pacing.ledger, pacing.path, pacing.conn_id, pacing.name) == (
+        "file", None, None, "default"
+    )
+    cfg = load_config(
+        write(tmp_path, "collection:\n  history_pacing: {ledger: redis, conn_id: pacing_redis}\n")
+    )
+    assert cfg.collection.history_pacing.conn_id == "pacing_redis"

@@ -1,9 +1,20 @@
 import asyncio
+import random
 import threading
 
 import pytest
 
-from ib_futures.core.pacing import HistoricalPacer, RequestKey, default_pacer
+from ib_futures.core.pacing import (
+    Booking,
+    HistoricalPacer,
+    InProcessLedger,
+    PacingLimits,
+    RequestKey,
+    book,
+    default_pacer,
+    earliest_send,
+)
+from support.pacing import violations
 
 
 class FakeClock:
@@ -144,3 +155,120 @@ def test_invalid_settings():
 
 def test_default_pacer_is_one_instance():
     assert default_pacer() is default_pacer()
+
+
+# --------------------------------------------------------------------------- the pure rule
+
+LIMITS = PacingLimits(min_gap_s=0.0, margin_s=0.0)
+
+
+def at(t: float, k: RequestKey) -> Booking:
+    return Booking.of(k, t)
+
+
+def test_earliest_send_with_nothing_booked_is_now():
+    assert earliest_send([], key(), 5.0, PacingLimits()) == 5.0
+
+
+def test_earliest_send_identical_within_15s():
+    events = [at(100.0, key())]
+    assert earliest_send(events, key(), 105.0, LIMITS) == pytest.approx(115.0)
+    assert earliest_send(events, key(end="other"), 105.0, LIMITS) == 105.0
+    with_margin = PacingLimits(min_gap_s=0.0, margin_s=0.5)
+    assert earliest_send(events, key(), 105.0, with_margin) == pytest.approx(115.5)
+
+
+def test_earliest_send_same_contract_counts_bid_ask_twice():
+    limits = PacingLimits(min_gap_s=0.0, margin_s=0.0, identical_gap_s=0.0)
+    bid_ask = [at(10.0, key(end="a", what="BID_ASK")), at(10.5, key(end="b", what="BID_ASK"))]
+    # 2 + 2 + 2 > 5: the third waits until the first is 2 s old
+    assert earliest_send(bid_ask, key(end="c", what="BID_ASK"), 11.0, limits) == 12.0
+    # another tick type is another group: TRADES goes at once
+    assert earliest_send(bid_ask, key(end="c"), 11.0, limits) == 11.0
+    trades = [at(10.0 + i / 10, key(end=str(i))) for i in range(4)]
+    assert earliest_send(trades, key(end="x"), 11.0, limits) == 11.0  # the 5th fits
+    full = [*trades, at(10.9, key(end="4"))]
+    assert earliest_send(full, key(end="x"), 11.0, limits) == pytest.approx(12.0)  # the 6th
+
+
+def test_earliest_send_sixty_per_window_and_fifo():
+    limits = PacingLimits(min_gap_s=0.0, margin_s=0.0, same_contract_max=1000)
+    events = [at(float(i), key(con_id=i)) for i in range(60)]
+    assert earliest_send(events, key(con_id=999), 60.0, limits) == pytest.approx(600.0)
+    # a booking in the future holds every later request behind it (first come, first served)
+    future = [at(50.0, key(con_id=1))]
+    assert earliest_send(future, key(con_id=2), 10.0, limits) == 50.0
+    gap = PacingLimits(min_gap_s=2.0, margin_s=0.0)
+    assert earliest_send(future, key(con_id=2), 10.0, gap) == 52.0
+
+
+def test_earliest_send_ignores_order_and_bookings_beyond_the_horizon():
+    rng = random.Random(7)
+    limits = PacingLimits()
+    pool = [key(con_id=c, what=w, end=e) for c in (1, 2) for w in ("TRADES", "BID_ASK") for e in "ab"]
+    events: list[Booking] = []
+    now = 0.0
+    for _ in range(150):
+        now += rng.uniform(0, 8)
+        k = rng.choice(pool)
+        events.append(book(events, k, now, limits))
+    probe = rng.choice(pool)
+    recent = [b for b in events if b.at >= now - limits.horizon_s]
+    shuffled = events[:]
+    rng.shuffle(shuffled)
+    expected = earliest_send(events, probe, now, limits)
+    assert earliest_send(recent, probe, now, limits) == expected
+    assert earliest_send(shuffled, probe, now, limits) == expected
+
+
+def test_book_sequences_never_violate_the_rules():
+    rng = random.Random(11)
+    limits = PacingLimits()
+    pool = [key(con_id=c, what=w, end=e) for c in (1, 2, 3) for w in ("TRADES", "BID_ASK") for e in "abc"]
+    events: list[Booking] = []
+    booked: list[tuple[float, RequestKey]] = []
+    now = 0.0
+    for _ in range(200):
+        now += rng.expovariate(1.0)
+        k = rng.choice(pool)
+        b = book(events, k, now, limits)
+        assert b.at >= now and (not events or b.at >= events[-1].at)
+        events.append(b)
+        booked.append((b.at, k))
+    assert violations(booked, limits) == []
+
+
+def test_book_refuses_a_request_heavier_than_the_limits():
+    # PacingLimits refuses a maximum below 2 itself; force one past it to reach book's check.
+    limits = PacingLimits()
+    object.__setattr__(limits, "same_contract_max", 1)
+    with pytest.raises(ValueError, match="weight 2 exceeds"):
+        book([], key(what="BID_ASK"), 0.0, limits)
+
+
+def test_request_identity_and_contract_strings():
+    assert key().identity == key().identity
+    assert key().identity != key(end="x").identity
+    assert key().contract == key(end="x").contract
+    assert key(what="trades").contract == key(what="TRADES").contract
+    assert key(what="trades").identity != key(what="TRADES").identity  # as dataclass equality
+    assert RequestKey(1).identity != RequestKey("1").identity
+
+
+def test_limits_horizon_and_validation():
+    assert PacingLimits().horizon_s == 600.5
+    assert PacingLimits(window_s=1, identical_gap_s=3, min_gap_s=4, margin_s=0).horizon_s == 4
+    with pytest.raises(ValueError):
+        PacingLimits(same_contract_max=1)
+    with pytest.raises(ValueError):
+        PacingLimits(margin_s=-0.1)
+
+
+def test_pacer_uses_the_ledger_it_is_given():
+    clock = FakeClock()
+    ledger = InProcessLedger(clock)
+    a, b = HistoricalPacer(ledger=ledger), HistoricalPacer(ledger=ledger)
+    assert a.reserve(key(con_id=1)) == 0.0
+    assert b.reserve(key(con_id=2)) == pytest.approx(2.0)  # the other pacer's booking counts
+    assert a.booked() == b.booked() == 2
+    assert HistoricalPacer(limits=LIMITS).limits is LIMITS

@@ -28,6 +28,7 @@ MarketDataType = Literal["live", "frozen", "delayed", "delayed_frozen"]
 MARKET_DATA_TYPE_CODES: dict[str, int] = {name: code for code, name in MARKET_DATA_TYPES.items()}
 _BOTH: tuple[AssetClass, ...] = ("FUT", "ETF")
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
+_LEDGER_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -87,6 +88,57 @@ class RollConfig(StrictModel):
         return RollRule(kind=self.rule, days=self.days)
 
 
+class HistoryPacingConfig(StrictModel):
+    """``collection.history_pacing``: where the ledger of historical requests lives.
+
+    IB's pacing limits count per account, and every Airflow task runs in its own process,
+    so all processes that request history must book in one ledger (docs/operations.md,
+    "Historical request pacing"): ``file`` for one host, ``postgres`` or ``redis`` (through
+    an Airflow connection) for several, ``process`` for a single process or tests.
+    """
+
+    ledger: Literal["process", "file", "postgres", "redis"] = "file"
+    path: str | None = Field(default=None, validate_default=True)
+    conn_id: str | None = Field(default=None, validate_default=True)
+    name: str = "default"
+
+    @field_validator("path")
+    @classmethod
+    def _file_only(cls, v: str | None, info: ValidationInfo) -> str | None:
+        ledger = info.data.get("ledger")
+        if v is not None and not v.strip():
+            raise ValueError("expected a file or directory path, got an empty string")
+        if v is not None and ledger is not None and ledger != "file":
+            raise ValueError(f"only the file ledger has a path; ledger is {ledger!r}")
+        return v
+
+    @field_validator("conn_id")
+    @classmethod
+    def _store_only(cls, v: str | None, info: ValidationInfo) -> str | None:
+        ledger = info.data.get("ledger")
+        if v is not None and not v.strip():
+            raise ValueError("expected an Airflow connection id, got an empty string")
+        if ledger in ("postgres", "redis") and v is None:
+            raise ValueError(
+                f"the {ledger} ledger needs the id of an Airflow connection of type {ledger}"
+            )
+        if ledger in ("process", "file") and v is not None:
+            raise ValueError(
+                f"only the postgres and redis ledgers use a connection; ledger is {ledger!r}"
+            )
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _ledger_name(cls, v: str) -> str:
+        if not _LEDGER_NAME.match(v):
+            raise ValueError(
+                f"expected 1-64 letters, digits or '_.:-' (it names a table row and a Redis "
+                f"key), got {v!r}"
+            )
+        return v
+
+
 class CollectionConfig(StrictModel):
     """``collection``: what is collected, how often and how."""
 
@@ -101,6 +153,7 @@ class CollectionConfig(StrictModel):
     max_snapshot_delay_seconds: float = Field(default=75.0, gt=0, lt=SLOT_MINUTES * 60)
     etf_hours: Literal["regular", "extended"] = "regular"
     history_fallback: bool = True
+    history_pacing: HistoryPacingConfig = Field(default_factory=HistoryPacingConfig)
 
     @field_validator("interval_minutes")
     @classmethod

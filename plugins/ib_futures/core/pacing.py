@@ -21,21 +21,39 @@ Conservative choices made here (the collector asks for 5-minute bars, rarely):
   earlier, so waits are predictable and the windows only ever look back.
 * ``BID_ASK`` weighs 2 in the 60-per-10-minutes and the same-contract counts.
 
-The pacer is pure (an injectable ``clock``) and thread-safe (one lock). It paces one
-process: Airflow runs each task in its own process, so the DAG keeps requests rare instead
-(one request per instrument, only when the lake lacks the previous close).
+The module splits the RULE from the STORAGE. :func:`earliest_send` is the rule: a pure
+function of the bookings of the recent past, a new request and "now". A
+:class:`PacingLedger` stores the bookings and applies the rule atomically (read the recent
+bookings, compute, append, in one critical section). IB counts per account, and Airflow runs
+every task in its own process, so a deployment needs a ledger its processes share:
+:class:`InProcessLedger` here serves one process (and the tests); the file, PostgreSQL and
+Redis ledgers live in ``ib_futures.ledgers`` (docs/operations.md, "Historical request
+pacing").
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["HistoricalPacer", "RequestKey", "default_pacer"]
+__all__ = [
+    "Booking",
+    "HistoricalPacer",
+    "InProcessLedger",
+    "PacingLedger",
+    "PacingLimits",
+    "RequestKey",
+    "Reservation",
+    "book",
+    "default_pacer",
+    "earliest_send",
+]
 
 
 @dataclass(frozen=True)
@@ -69,18 +87,199 @@ class RequestKey:
         """How many requests IB counts this as: 2 for ``BID_ASK``, else 1."""
         return 2 if self.what_to_show.upper() == "BID_ASK" else 1
 
+    @property
+    def identity(self) -> str:
+        """Every field as one string: equal strings <=> identical requests (storable)."""
+        fields = [self.con_id, self.exchange, self.what_to_show, self.bar_size]
+        return json.dumps([*fields, self.duration, self.end, self.use_rth])
+
+    @property
+    def contract(self) -> str:
+        """:attr:`contract_key` as one string (storable)."""
+        return json.dumps(list(self.contract_key))
+
+
+@dataclass(frozen=True)
+class PacingLimits:
+    """IB's limits (the defaults, docs/ib-protocol.md section 3) plus our gap and margin.
+
+    ``same_contract_max`` is 5 because IB refuses "six or more" within the 2 s window.
+    Tests scale every window down instead of waiting real minutes.
+    """
+
+    max_requests: int = 60
+    window_s: float = 600.0
+    identical_gap_s: float = 15.0
+    same_contract_max: int = 5
+    same_contract_window_s: float = 2.0
+    min_gap_s: float = 2.0
+    margin_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_requests < 2 or self.same_contract_max < 2:
+            raise ValueError("max_requests and same_contract_max must be >= 2 (BID_ASK weighs 2)")
+        intervals = (self.window_s, self.identical_gap_s, self.same_contract_window_s)
+        if min(*intervals, self.min_gap_s, self.margin_s) < 0:
+            raise ValueError("pacing intervals must be >= 0")
+
+    @property
+    def horizon_s(self) -> float:
+        """How far back a booking can still delay a new one; older bookings may be pruned."""
+        longest = max(self.window_s, self.identical_gap_s, self.same_contract_window_s)
+        return max(longest, self.min_gap_s) + self.margin_s
+
+
+@dataclass(frozen=True)
+class Booking:
+    """One booked request: its send time ``at`` on the ledger's clock, in seconds."""
+
+    at: float
+    identity: str
+    contract: str
+    weight: int
+
+    @classmethod
+    def of(cls, key: RequestKey, at: float) -> Booking:
+        return cls(at, key.identity, key.contract, key.weight)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What a ledger booked: send at ``at``; ``now`` was the ledger's clock when it booked."""
+
+    at: float
+    now: float
+
+    @property
+    def wait(self) -> float:
+        """Seconds to wait before sending (>= 0); valid on any clock that runs at real speed."""
+        return max(0.0, self.at - self.now)
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+def _window_ready(
+    events: Sequence[tuple[float, int]], weight: int, limit: int, window: float, margin: float
+) -> float:
+    """Earliest instant at which ``weight`` more fits under ``limit`` per ``window``.
+
+    ``events`` are (time, weight), oldest first; the oldest ones must leave the window
+    (be more than ``window + margin`` old) until the rest plus ``weight`` fit. This looks only
+    backwards, which is right because a new booking is never earlier than any booked one.
+    """
+    total = sum(w for _, w in events)
+    ready = float("-inf")
+    for t, w in events:
+        if total + weight <= limit:
+            break
+        total -= w
+        ready = t + window + margin
+    return ready
+
+
+def earliest_send(
+    events: Iterable[Booking], key: RequestKey, now: float, limits: PacingLimits
+) -> float:
+    """The earliest send time (>= ``now``) for ``key`` after the bookings ``events``.
+
+    Pure: the same bookings, request and ``now`` give the same answer, in any process.
+    ``events`` need not be sorted and may include bookings older than the horizon.
+    """
+    booked = sorted(events, key=lambda b: b.at)
+    at = now
+    if booked:
+        # FIFO (never before a booked request), and the global gap (soft-throttle stand-in).
+        at = max(at, booked[-1].at + limits.min_gap_s)
+    same = [b.at for b in booked if b.identity == key.identity]
+    if same:
+        at = max(at, same[-1] + limits.identical_gap_s + limits.margin_s)
+    everything = [(b.at, b.weight) for b in booked]
+    at = max(
+        at,
+        _window_ready(everything, key.weight, limits.max_requests, limits.window_s, limits.margin_s),
+    )
+    contract = [(b.at, b.weight) for b in booked if b.contract == key.contract]
+    return max(
+        at,
+        _window_ready(
+            contract,
+            key.weight,
+            limits.same_contract_max,
+            limits.same_contract_window_s,
+            limits.margin_s,
+        ),
+    )
+
+
+def book(events: Iterable[Booking], key: RequestKey, now: float, limits: PacingLimits) -> Booking:
+    """The booking a ledger appends for ``key``: :func:`earliest_send` as a :class:`Booking`."""
+    if key.weight > min(limits.max_requests, limits.same_contract_max):
+        raise ValueError(f"request weight {key.weight} exceeds the pacing limits")
+    return Booking.of(key, earliest_send(events, key, now, limits))
+
+
+# --------------------------------------------------------------------------- storage
+
+
+class PacingLedger(Protocol):
+    """Where bookings live. ``reserve`` must be atomic across everyone sharing the ledger:
+    read the bookings of the last ``limits.horizon_s``, :func:`book`, append, in one step."""
+
+    def reserve(self, key: RequestKey, limits: PacingLimits) -> Reservation: ...
+
+    def booked(self, limits: PacingLimits) -> int:
+        """Bookings still remembered (within the horizon, or in the future)."""
+        ...
+
+
+class InProcessLedger:
+    """Bookings in memory, behind a lock: one process only (tests, a single worker)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sent: deque[Booking] = deque()  # booked send times, in order (FIFO)
+
+    def _prune(self, now: float, limits: PacingLimits) -> None:
+        while self._sent and self._sent[0].at < now - limits.horizon_s:
+            self._sent.popleft()
+
+    def reserve(self, key: RequestKey, limits: PacingLimits) -> Reservation:
+        with self._lock:
+            now = self._clock()
+            self._prune(now, limits)
+            booking = book(self._sent, key, now, limits)
+            self._sent.append(booking)
+            return Reservation(booking.at, now)
+
+    def booked(self, limits: PacingLimits) -> int:
+        with self._lock:
+            self._prune(self._clock(), limits)
+            return len(self._sent)
+
+
+# --------------------------------------------------------------------------- the pacer
+
 
 class HistoricalPacer:
     """Books send times for historical requests so none violates IB's pacing rules.
 
     ``reserve(key)`` returns the seconds to wait before sending and records the request at
-    that future instant; ``acquire``/``acquire_async`` also do the waiting.
+    that future instant in the ledger; ``acquire``/``acquire_async`` also do the waiting.
+
+    :param clock: the in-process ledger's clock (ignored when ``ledger`` is given: a shared
+        ledger keeps its own clock, which all its users read).
+    :param ledger: where bookings live; default a new :class:`InProcessLedger`.
+    :param limits: all limits at once; otherwise the keyword arguments build them.
     """
 
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
         *,
+        ledger: PacingLedger | None = None,
+        limits: PacingLimits | None = None,
         max_requests: int = 60,
         window_s: float = 600.0,
         identical_gap_s: float = 15.0,
@@ -89,86 +288,20 @@ class HistoricalPacer:
         min_gap_s: float = 2.0,
         margin_s: float = 0.5,
     ) -> None:
-        if max_requests < 2 or same_contract_max < 2:
-            raise ValueError("max_requests and same_contract_max must be >= 2 (BID_ASK weighs 2)")
-        if min(window_s, identical_gap_s, same_contract_window_s, min_gap_s, margin_s) < 0:
-            raise ValueError("pacing intervals must be >= 0")
-        self._clock = clock
-        self.max_requests = max_requests
-        self.window_s = window_s
-        self.identical_gap_s = identical_gap_s
-        self.same_contract_max = same_contract_max
-        self.same_contract_window_s = same_contract_window_s
-        self.min_gap_s = min_gap_s
-        self.margin_s = margin_s
-        self._lock = threading.Lock()
-        self._sent: deque[tuple[float, RequestKey]] = deque()  # booked send times, in order
-
-    # ----------------------------------------------------------------- bookkeeping
-
-    def _prune(self, now: float) -> None:
-        horizon = max(self.window_s, self.identical_gap_s, self.same_contract_window_s)
-        while self._sent and self._sent[0][0] < now - horizon - self.margin_s:
-            self._sent.popleft()
-
-    @staticmethod
-    def _window_ready(
-        events: list[tuple[float, int]], weight: int, limit: int, window: float, margin: float
-    ) -> float:
-        """Earliest instant at which ``weight`` more fits under ``limit`` per ``window``.
-
-        ``events`` are (time, weight), oldest first; the oldest ones must leave the window
-        (be more than ``window + margin`` old) until the rest plus ``weight`` fit.
-        """
-        total = sum(w for _, w in events)
-        ready = float("-inf")
-        for t, w in events:
-            if total + weight <= limit:
-                break
-            total -= w
-            ready = t + window + margin
-        return ready
-
-    def _earliest(self, key: RequestKey, now: float) -> float:
-        at = now
-        if self._sent:
-            last = self._sent[-1][0]
-            at = max(at, last + self.min_gap_s, last)  # FIFO, and the global gap
-        same = [t for t, k in self._sent if k == key]
-        if same:
-            at = max(at, same[-1] + self.identical_gap_s + self.margin_s)
-        everything = [(t, k.weight) for t, k in self._sent]
-        at = max(
-            at,
-            self._window_ready(
-                everything, key.weight, self.max_requests, self.window_s, self.margin_s
-            ),
+        self.limits = limits or PacingLimits(
+            max_requests=max_requests,
+            window_s=window_s,
+            identical_gap_s=identical_gap_s,
+            same_contract_max=same_contract_max,
+            same_contract_window_s=same_contract_window_s,
+            min_gap_s=min_gap_s,
+            margin_s=margin_s,
         )
-        contract = [(t, k.weight) for t, k in self._sent if k.contract_key == key.contract_key]
-        at = max(
-            at,
-            self._window_ready(
-                contract,
-                key.weight,
-                self.same_contract_max,
-                self.same_contract_window_s,
-                self.margin_s,
-            ),
-        )
-        return at
-
-    # ----------------------------------------------------------------- public API
+        self.ledger: PacingLedger = ledger if ledger is not None else InProcessLedger(clock)
 
     def reserve(self, key: RequestKey) -> float:
         """Book ``key``; return the seconds to wait (>= 0) before sending it."""
-        if key.weight > min(self.max_requests, self.same_contract_max):
-            raise ValueError(f"request weight {key.weight} exceeds the pacing limits")
-        with self._lock:
-            now = self._clock()
-            self._prune(now)
-            at = self._earliest(key, now)
-            self._sent.append((at, key))
-            return max(0.0, at - now)
+        return self.ledger.reserve(key, self.limits).wait
 
     def acquire(self, key: RequestKey, sleep: Callable[[float], object] = time.sleep) -> float:
         """Book ``key`` and block until it may be sent; returns the seconds waited."""
@@ -178,17 +311,19 @@ class HistoricalPacer:
         return wait
 
     async def acquire_async(self, key: RequestKey) -> float:
-        """Book ``key`` and ``await`` until it may be sent (for ib_async code)."""
-        wait = self.reserve(key)
+        """Book ``key`` and ``await`` until it may be sent (for ib_async code).
+
+        The booking runs in a worker thread: a shared ledger may wait on a lock or the
+        network, which must not stall the event loop.
+        """
+        wait = await asyncio.to_thread(self.reserve, key)
         if wait > 0:
             await asyncio.sleep(wait)
         return wait
 
     def booked(self) -> int:
         """Requests currently remembered (within the longest window)."""
-        with self._lock:
-            self._prune(self._clock())
-            return len(self._sent)
+        return self.ledger.booked(self.limits)
 
 
 _default: HistoricalPacer | None = None
@@ -196,7 +331,7 @@ _default_lock = threading.Lock()
 
 
 def default_pacer() -> HistoricalPacer:
-    """The process-wide pacer every historical request should go through."""
+    """The process-wide, in-process pacer for callers that pass none (tests, scripts)."""
     global _default
     with _default_lock:
         if _default is None:

@@ -28,6 +28,7 @@ from ib_futures.ib.snapshots import CollectionResult, collect_snapshots
 if TYPE_CHECKING:
     from ib_futures.core.config import FuturesConfig
     from ib_futures.core.instruments import Instrument
+    from ib_futures.core.pacing import HistoricalPacer
     from ib_futures.core.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -70,13 +71,17 @@ class CycleResult:
 
 
 async def _history_for(
-    gateway: Any, rc: ResolvedContract, slot: datetime, stats: CycleStats
+    gateway: Any,
+    rc: ResolvedContract,
+    slot: datetime,
+    stats: CycleStats,
+    pacer: HistoricalPacer | None = None,
 ) -> PricePoints:
     from ib_futures.ib.history import HistoryUnavailable, recent_closes
 
     stats.historical_requests += 1
     try:
-        return await recent_closes(gateway, rc, slot)
+        return await recent_closes(gateway, rc, slot, pacer=pacer)
     except (HistoryUnavailable, TimeoutError) as exc:
         stats.history_failures[rc.symbol] = str(exc) or repr(exc)
         log.warning("change metrics for %s left empty: %s", rc.symbol, exc)
@@ -94,6 +99,7 @@ async def run_cycle(
     history_fallback: bool = True,
     cfg: FuturesConfig | None = None,
     from_bars_at: datetime | None = None,
+    pacer: HistoricalPacer | None = None,
 ) -> CycleResult:
     """Collect ``instruments`` for ``slot`` (UTC) over ``gateway``; see the module docstring.
 
@@ -101,6 +107,7 @@ async def run_cycle(
     default configuration is used when it is None. ``from_bars_at`` (the gateway's present,
     when it is too late for a live snapshot to stand for the slot) fills the slot from IB's
     historical bars instead, with the contracts of the slot's date, expired ones included.
+    ``pacer`` books historical requests (default: the in-process ``default_pacer()``).
     """
     from ib_futures.ib.slot_history import history_snapshots
 
@@ -109,7 +116,9 @@ async def run_cycle(
     late = from_bars_at is not None
     resolved, unresolved = await resolve_all(gateway, list(instruments), trade_date, roll, late)
     if from_bars_at is not None:
-        collection = await history_snapshots(gateway, list(resolved.values()), slot, from_bars_at)
+        collection = await history_snapshots(
+            gateway, list(resolved.values()), slot, from_bars_at, pacer
+        )
         stats.historical_requests += 2 * len(resolved)
     else:
         collection = await collect_snapshots(gateway, list(resolved.values()), slot)
@@ -121,7 +130,7 @@ async def run_cycle(
     need = _lacking_previous_close(collection.snapshots, stored, slot, cfg)
     fetched: dict[str, PricePoints] = {}
     if need and history_fallback:
-        fetched = await _fetch_history(gateway, resolved, need, slot, stats)
+        fetched = await _fetch_history(gateway, resolved, need, slot, stats, pacer)
 
     for snap in collection.snapshots:
         _add_changes(snap, stored.get(snap.symbol, []), fetched.get(snap.symbol, []), slot, cfg)
@@ -173,11 +182,12 @@ async def _fetch_history(
     need: Sequence[Snapshot],
     slot: datetime,
     stats: CycleStats,
+    pacer: HistoricalPacer | None = None,
 ) -> dict[str, PricePoints]:
     """IB bars for each snapshot in ``need``: one request per instrument, issued together (the
     history pacer spaces them); an instrument whose bars are unavailable gets no points."""
     lists = await asyncio.gather(
-        *(_history_for(gateway, resolved[s.symbol], slot, stats) for s in need)
+        *(_history_for(gateway, resolved[s.symbol], slot, stats, pacer) for s in need)
     )
     return {s.symbol: pts for s, pts in zip(need, lists, strict=True)}
 
@@ -220,12 +230,14 @@ async def collect_slot(
     slot: datetime,
     symbols: Sequence[str],
     history_source: HistorySource | None = None,
+    pacer: HistoricalPacer | None = None,
 ) -> CycleResult:
     """Collect ``symbols`` for ``slot`` with the configuration's rules, and log the outcome.
 
     The contract month is the roll rule's for the slot's futures trading date; change metrics
     come from ``history_source`` (stored snapshots) and, when it lacks the previous close and
-    ``collection.history_fallback`` is on, from IB's bars.
+    ``collection.history_fallback`` is on, from IB's bars, booked through ``pacer`` (the
+    ledger shared across task processes, ``collection.history_pacing``).
     """
     from ib_futures.core.instruments import select_instruments
     from ib_futures.core.session import trade_date
@@ -252,6 +264,7 @@ async def collect_slot(
             history_fallback=cfg.collection.history_fallback,
             cfg=cfg,
             from_bars_at=now if timing == "history" else None,
+            pacer=pacer,
         )
         _on_gateway_clock(result.collection.snapshots, offset)
     log_cycle(result)

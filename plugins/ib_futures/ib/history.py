@@ -5,9 +5,12 @@ the previous session (a new deployment, a long outage). Then it asks once per in
 five days of five-minute TRADES bars ending at the slot (IB's step guide: "1 W" allows bars of
 3 mins and up), never four requests per symbol per snapshot as the in-house collector did.
 
-Every request goes through the process-wide pacer (``core.pacing``) so that IB's historical
+Every request books its send time with a pacer (``core.pacing``) so that IB's historical
 limits (error 162: identical request within 15 s, 6 for one contract within 2 s, 60 per
-10 minutes) are respected even when several collections run in one worker process.
+10 minutes; docs/ib-protocol.md section 3) are respected. IB counts per account, so the
+caller passes a pacer whose ledger every process of the deployment shares (the Airflow
+operators build it from ``collection.history_pacing``); without one, the process-wide
+in-process pacer (``default_pacer()``) paces this process only.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ib_futures.core.pacing import HistoricalPacer
+    from ib_futures.core.pacing import HistoricalPacer, RequestKey
     from ib_futures.ib.contracts import ResolvedContract
     from ib_futures.ib.gateway import GatewayConnection
 
@@ -34,6 +37,31 @@ class HistoryUnavailable(RuntimeError):
 def ib_end_datetime(end: datetime) -> str:
     """IB's endDateTime in UTC form (``YYYYMMDD HH:MM:SS UTC``), as ib_async sends it."""
     return end.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
+
+
+async def wait_for_turn(
+    key: RequestKey, rc: ResolvedContract, pacer: HistoricalPacer | None = None
+) -> None:
+    """Book ``key`` with ``pacer`` (default: ``default_pacer()``) and sleep until it may go.
+
+    Raises :class:`HistoryUnavailable` when the ledger fails: unbooked means unsent, since a
+    request outside the shared ledger could draw 162s for every process of the account
+    (docs/operations.md, "Historical request pacing").
+    """
+    from ib_futures.core.pacing import default_pacer
+
+    pacer = pacer if pacer is not None else default_pacer()
+    try:
+        # Booked in a worker thread: a shared ledger may wait on a lock or the network.
+        wait = await asyncio.to_thread(pacer.reserve, key)
+    except Exception as exc:
+        raise HistoryUnavailable(
+            f"{rc.symbol} ({rc.local_symbol}): historical bars not requested: the pacing "
+            f"ledger failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    if wait > 0:
+        log.info("pacing historical request for %s: waiting %.1fs", rc.symbol, wait)
+        await asyncio.sleep(wait)
 
 
 async def request_bars(
@@ -54,9 +82,8 @@ async def request_bars(
     An empty answer raises :class:`HistoryUnavailable` naming the instrument, the contract and
     IB's errors for the request (162 means several things: read its text).
     """
-    from ib_futures.core.pacing import RequestKey, default_pacer
+    from ib_futures.core.pacing import RequestKey
 
-    pacer = pacer or default_pacer()
     key = RequestKey(
         con_id=rc.con_id,
         exchange=rc.exchange,
@@ -65,10 +92,7 @@ async def request_bars(
         duration=duration,
         end=ib_end_datetime(end) if end is not None else "",
     )
-    wait = pacer.reserve(key)
-    if wait > 0:
-        log.info("pacing historical request for %s: waiting %.1fs", rc.symbol, wait)
-        await asyncio.sleep(wait)
+    await wait_for_turn(key, rc, pacer)
     mark = len(gateway.errors.by_con_id.get(rc.con_id, []))
     bars = await gateway.ib.reqHistoricalDataAsync(
         rc.contract,

@@ -76,6 +76,7 @@ class IBFuturesOperator(LakeBaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from ib_futures.airflow.context import slot_from_context
+        from ib_futures.airflow.pacing import history_pacer
         from ib_futures.core.instruments import select_instruments
         from ib_futures.core.session import decide
         from ib_futures.ib.collector import collect_slot
@@ -89,7 +90,8 @@ class IBFuturesOperator(LakeBaseOperator):
         if not symbols:
             return []
         history = stored_price_source(self.lake.uri, self.lake.storage_options)
-        result = self.ib_hook.run(lambda gw: collect_slot(gw, cfg, slot, symbols, history))
+        pacer = history_pacer(cfg)  # one ledger for every task process (history_pacing)
+        result = self.ib_hook.run(lambda gw: collect_slot(gw, cfg, slot, symbols, history, pacer))
         records = result.records()
         failed = result.failure_summary(slot)
         if failed and not self.allow_partial:

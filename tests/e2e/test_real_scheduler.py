@@ -114,7 +114,9 @@ def hanging_stack(workdir: Path, slot: datetime) -> Iterator[AirflowStack]:
         sim.faults.hang("market_data")  # also swallows snapshots: no answer, ever
         extra = {"snapshot_timeout": 5, "request_timeout": 5, "connect_timeout": 5}
         with _stack(workdir, sim.port, extra, {"IB_FUTURES_CONFIG": str(config_path)}) as stack:
-            sim.clock.set(slot - timedelta(seconds=5))  # current: the run waits on the hang
+            # Frozen just before the slot: every try is current (a live snapshot that hangs),
+            # never late enough to be filled from history instead.
+            sim.clock.freeze(slot - timedelta(seconds=5))
             yield stack
 
 

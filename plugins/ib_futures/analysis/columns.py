@@ -23,7 +23,7 @@ from ib_futures.analysis.correlation import (
     daily_correlation,
     rolling_correlation,
 )
-from ib_futures.analysis.inference import METHOD, InferenceOptions, bandwidth
+from ib_futures.analysis.inference import METHOD, InferenceOptions
 from ib_futures.analysis.leadlag import lead_lag
 from ib_futures.analysis.stats import as_float
 
@@ -282,10 +282,9 @@ def inference_columns(inp: PairInputs, row: dict[str, Any]) -> dict[str, Any]:
         for label, key in _RELIABILITY
         if row.get(key) is not None and row[key] < least
     ]
-    lags = bandwidth(inp.n_pairs, inp.cfg.hac_bandwidth)
+    lags = inp.cfg.hac_bandwidth
+    how = METHOD if lags is None else f"HAC (Newey-West, Bartlett kernel, {lags} lags)"
     return {
-        "inference_method": (
-            f"{METHOD}, {lags} lags at {inp.n_pairs} pairs; Bonferroni across lags"
-        ),
+        "inference_method": f"{how}; Bonferroni across lags",
         "unreliable": "; ".join(notes) or None,
     }

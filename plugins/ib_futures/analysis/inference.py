@@ -5,9 +5,13 @@ and close, calm and wild days, clusters). Then, with no correlation at all, the 
 ``x_t * y_t`` has a variance ``E[s_t^4] / E[s_t^2]^2`` times larger than the i.i.d. formulas
 assume, and they call noise significant (docs/analysis.md, "Inference"). Each statistic is
 therefore studentised by a heteroskedasticity- and autocorrelation-consistent (HAC) long-run
-variance of its own influence series: Newey and West (1987), Bartlett kernel, bandwidth
-``floor(4 (n/100)^(2/9))`` (Newey and West 1994), the cross-correlation tests of Dalla,
-Giraitis and Phillips (2022) with a HAC instead of their white-noise variance.
+variance of its own score series: the Bartlett kernel of Newey and West (1987) with the
+automatic bandwidth of Andrews (1991), as Dalla, Giraitis and Phillips (2022) studentise
+cross-correlations (they assume uncorrelated legs; the HAC also covers autocorrelated ones).
+
+Tests use the variance under their null hypothesis (the score, or LM, form): evaluated at the
+estimate instead, the variance shrinks exactly when the estimate is large by chance, and the
+calibration weeks rejected too often. Intervals use the variance at the estimate.
 
 Lags of the HAC count observations of the sample in time order (the j-th previous pair), so a
 gap or the overnight break is one step; the products are close to uncorrelated across it.
@@ -34,7 +38,13 @@ FloatArray = NDArray[np.float64]
 Alternative = Literal["two-sided", "greater"]
 
 #: named in the result rows and in every significance statement of the summary
-METHOD = "HAC (Newey-West, Bartlett kernel)"
+METHOD = "HAC (Bartlett kernel, Andrews automatic bandwidth)"
+
+#: Andrews (1991, eq. 6.4) for the Bartlett kernel: S = 1.1447 (alpha(1) n)^(1/3)
+_ANDREWS_BARTLETT = 1.1447
+#: the AR(1) coefficient of the plug-in is capped, as is usual, so a near-unit root in a week
+#: of data cannot ask for a bandwidth longer than the sample
+_MAX_RHO = 0.97
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ class InferenceOptions:
 
     alpha: float = 0.05
     min_effective: float = 30.0
-    #: fixed HAC bandwidth; None: the Newey-West (1994) rule for each sample size
+    #: fixed number of HAC lags (Newey-West); None: Andrews' automatic bandwidth per test
     bandwidth: int | None = None
 
     @classmethod
@@ -52,24 +62,38 @@ class InferenceOptions:
         return cls(cfg.alpha, float(cfg.min_effective_observations), cfg.hac_bandwidth)
 
 
-def bandwidth(n: int, fixed: int | None = None) -> int:
-    """HAC lags for ``n`` observations: ``fixed``, else ``floor(4 (n/100)^(2/9))``."""
-    lags = fixed if fixed is not None else int(4.0 * (n / 100.0) ** (2.0 / 9.0)) if n > 0 else 0
-    return max(0, min(lags, n - 1))
+def bartlett_bandwidth(u: FloatArray, fixed: int | None = None) -> float:
+    """The Bartlett bandwidth ``S`` for a mean-zero series: lag ``j`` gets weight ``1 - j/S``.
+
+    ``fixed`` lags ``L`` give ``S = L + 1`` (Newey and West 1987). Otherwise Andrews' (1991)
+    AR(1) plug-in: ``alpha = 4 rho^2 / ((1 - rho)^2 (1 + rho)^2)`` with ``rho`` the lag-1
+    autocorrelation of ``u``, ``S = 1.1447 (alpha n)^(1/3)``: scores without autocorrelation
+    (as under most nulls here) get almost no lags, and so no extra noise in their variance.
+    """
+    n = int(u.size)
+    if fixed is not None:
+        return float(max(0, min(fixed, n - 1)) + 1)
+    denom = float(u @ u)
+    if n < 3 or not denom > 0.0:
+        return 0.0
+    rho = min(max(float(u[1:] @ u[:-1]) / denom, -_MAX_RHO), _MAX_RHO)
+    alpha = 4.0 * rho * rho / ((1.0 - rho) ** 2 * (1.0 + rho) ** 2)
+    return min(_ANDREWS_BARTLETT * (alpha * n) ** (1.0 / 3.0), float(n - 1))
 
 
-def long_run_variance(u: FloatArray, lags: int) -> float:
+def long_run_variance(u: FloatArray, fixed: int | None = None) -> float:
     """Bartlett-weighted long-run variance per observation of a mean-zero series.
 
-    ``(1/n) [sum u_t^2 + 2 sum_{j=1..L} (1 - j/(L+1)) sum_t u_t u_{t-j}]``; the Bartlett
-    weights keep it non-negative (Newey and West 1987).
+    ``(1/n) [sum u_t^2 + 2 sum_{0<j<S} (1 - j/S) sum_t u_t u_{t-j}]`` with ``S`` from
+    :func:`bartlett_bandwidth`; the Bartlett weights keep it non-negative (Newey and West 1987).
     """
     n = u.size
     if n == 0:
         return math.nan
+    band = bartlett_bandwidth(u, fixed)
     total = float(u @ u)
-    for j in range(1, min(lags, n - 1) + 1):
-        total += 2.0 * (1.0 - j / (lags + 1.0)) * float(u[j:] @ u[:-j])
+    for j in range(1, min(math.ceil(band), n)):
+        total += 2.0 * (1.0 - j / band) * float(u[j:] @ u[:-j])
     return total / n
 
 
@@ -103,7 +127,7 @@ class RobustCorrelation:
     ci_low: float
     ci_high: float
     n_eff: float  # i.i.d. normal pairs that would pin r down as precisely (1 / se_z^2)
-    lags: int
+    bandwidth: float  # the test's Bartlett bandwidth S (lags below S are weighted)
     reliable: bool
 
     def band(self, alpha: float) -> float:
@@ -148,21 +172,21 @@ def robust_correlation(
     ys = yd / sy
     u = xs * ys
     r = min(max(float(u.sum()) / n, -1.0), 1.0)
-    lags = bandwidth(n, opts.bandwidth)
-    lrv_null = long_run_variance(u - r, lags)
-    lrv_psi = long_run_variance(u - 0.5 * r * (xs * xs + ys * ys), lags)
+    band = bartlett_bandwidth(u - r, opts.bandwidth)
+    lrv_null = long_run_variance(u - r, opts.bandwidth)
+    lrv_psi = long_run_variance(u - 0.5 * r * (xs * xs + ys * ys), opts.bandwidth)
     if abs(r) >= 1.0 or not (lrv_null > 0.0 and lrv_psi > 0.0):
         # an exact linear relation (or a degenerate sample): nothing left to test
         exact = abs(r) >= 1.0
         p = 0.0 if exact else math.nan
         t = math.copysign(math.inf, r) if exact else math.nan
-        return RobustCorrelation(r, n, 0.0, t, p, r, r, math.inf, lags, exact)
+        return RobustCorrelation(r, n, 0.0, t, p, r, r, math.inf, band, exact)
     se_null = math.sqrt(lrv_null / n)
     se_z = math.sqrt(lrv_psi / n) / (1.0 - r * r)
     t = r / se_null
     n_eff = 1.0 / (se_z * se_z)
     if n_eff < opts.min_effective:
-        return RobustCorrelation(r, n, se_null, t, math.nan, math.nan, math.nan, n_eff, lags, False)
+        return RobustCorrelation(r, n, se_null, t, math.nan, math.nan, math.nan, n_eff, band, False)
     z = math.atanh(r)
     half = z_critical(opts.alpha) * se_z
     return RobustCorrelation(
@@ -174,7 +198,7 @@ def robust_correlation(
         math.tanh(z - half),
         math.tanh(z + half),
         n_eff,
-        lags,
+        band,
         True,
     )
 
@@ -199,48 +223,48 @@ def robust_spearman(
 
 @dataclass(frozen=True)
 class RobustSlope:
-    """OLS ``y = intercept + slope x`` with a HAC (Newey-West) standard error of the slope."""
+    """OLS ``y = intercept + slope x`` with a HAC t-test of ``slope = 0``."""
 
     intercept: float
     slope: float
-    se: float
     t_stat: float
     p_value: float  # two-sided, H0: slope 0; NaN when not reliable
     r2: float
     n: int
-    n_eff: float  # n * classical variance / HAC variance of the slope
+    n_eff: float  # n * classical variance / HAC variance of the slope, under H0
     reliable: bool
 
 
 def robust_regression(x: FloatArray, y: FloatArray, opts: InferenceOptions) -> RobustSlope:
-    """Least squares with the Newey-West (1987) sandwich for the slope.
+    """Least squares, and the slope's HAC t-test in the score (LM) form.
 
-    By Frisch-Waugh the slope's variance is ``sum_t,s w_|t-s| g_t g_s / Sxx^2`` with
-    ``g_t = (x_t - mean x) * residual_t``: the HAC long-run variance of ``g`` times n.
+    By Frisch-Waugh the slope's variance is the long-run variance of ``(x_t - mean x) u_t``
+    times ``n / Sxx^2``; under H0 (slope 0) the residual ``u_t`` is ``y_t - mean y``
+    (Newey and West 1987 with the null imposed). The residuals of the fit would understate the
+    variance in small samples where a few large predictions carry the fit.
     """
     n = int(x.size)
     xd = x - x.mean()
     sxx = float(xd @ xd)
+    nan = math.nan
     if n < 4 or not sxx > 0.0:
-        nan = math.nan
-        return RobustSlope(float(y.mean()) if n else nan, nan, nan, nan, nan, nan, n, nan, False)
+        return RobustSlope(float(y.mean()) if n else nan, nan, nan, nan, nan, n, nan, False)
     yd = y - y.mean()
+    sst = float(yd @ yd)
     slope = float(xd @ yd) / sxx
     intercept = float(y.mean()) - slope * float(x.mean())
     resid = yd - slope * xd
-    sse = float(resid @ resid)
-    sst = float(yd @ yd)
-    var_hac = n * long_run_variance(xd * resid, bandwidth(n, opts.bandwidth)) / (sxx * sxx)
-    var_classical = sse / (n - 2) / sxx
-    r2 = 1.0 - sse / sst if sst > 0.0 else math.nan
-    if not var_hac > 0.0:  # a perfect fit
-        return RobustSlope(intercept, slope, 0.0, math.inf, 0.0, r2, n, math.inf, True)
-    se = math.sqrt(var_hac)
-    t = slope / se
-    n_eff = n * var_classical / var_hac
+    r2 = 1.0 - float(resid @ resid) / sst if sst > 0.0 else nan
+    score = xd * yd
+    lrv = long_run_variance(score - score.mean(), opts.bandwidth)
+    if not lrv > 0.0:
+        return RobustSlope(intercept, slope, nan, nan, r2, n, nan, False)
+    t = slope * sxx / math.sqrt(n * lrv)
+    # classical variance of the slope under H0: var(y) / Sxx
+    n_eff = n * (sst / (n - 1)) * sxx / (n * lrv)
     reliable = n_eff >= opts.min_effective
-    p = _p_value(t, "two-sided") if reliable else math.nan
-    return RobustSlope(intercept, slope, se, t, p, r2, n, n_eff, reliable)
+    p = _p_value(t, "two-sided") if reliable else nan
+    return RobustSlope(intercept, slope, t, p, r2, n, n_eff, reliable)
 
 
 @dataclass(frozen=True)
@@ -263,7 +287,7 @@ def robust_mean(f: FloatArray, opts: InferenceOptions, alternative: Alternative)
     mean = float(f.mean())
     u = f - mean
     var = float(u @ u) / n
-    lrv = long_run_variance(u, bandwidth(n, opts.bandwidth))
+    lrv = long_run_variance(u, opts.bandwidth)
     if not lrv > 0.0:
         return RobustMean(mean, math.nan, math.nan, n, math.nan, False)
     t = mean / math.sqrt(lrv / n)

@@ -141,8 +141,15 @@ def _score(walk: WalkForward, opts: InferenceOptions) -> dict[str, Any]:
     hits = int((up_call == up_move).sum())
     # one-sided: only calling the direction better than chance is skill
     hit = robust_correlation(up_call, up_move, opts, alternative="greater")
-    ic = robust_spearman(pred, real, opts)
-    mz = robust_regression(pred, real, opts)
+    # IC and Mincer-Zarnowitz on the forecast beyond the naive one (the running training mean
+    # of y, the benchmark of R^2_oos): pooled over folds, the running mean drifts with the
+    # outcomes it has absorbed, which correlates the raw predictions negatively with the
+    # realised returns under no skill at all (the open-to-close model rejected 17 % of null
+    # samples so). The model's skill is in the difference; both series lose the same level.
+    excess_pred = pred - walk.bench
+    excess_real = real - walk.bench
+    ic = robust_spearman(excess_pred, excess_real, opts)
+    mz = robust_regression(excess_pred, excess_real, opts)
     sse_model = float(((real - pred) ** 2).sum())
     sse_bench = float(((real - walk.bench) ** 2).sum())
     # Clark and West (2007): e_bench^2 - (e_model^2 - (bench - pred)^2), mean > 0 under skill

@@ -4,6 +4,7 @@ Each ``*_columns`` function turns the prepared :class:`PairInputs` into one bloc
 results row (the ``futures_analysis`` columns, :mod:`ib_futures.analysis.results`), in the
 row's column order. The pipeline calls them in order and merges the dicts; a block that needs
 enough paired returns is told so (``enough``) and then fills its figures with ``None``, never 0.
+The predictive models' blocks are in :mod:`.predictive_columns`.
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ib_futures.analysis.stats import dot
+
 if TYPE_CHECKING:
     from ib_futures.core.config_sections import AnalysisSettings
 
@@ -73,10 +75,10 @@ def bartlett_bandwidth(u: FloatArray, fixed: int | None = None) -> float:
     n = int(u.size)
     if fixed is not None:
         return float(max(0, min(fixed, n - 1)) + 1)
-    denom = float(u @ u)
+    denom = dot(u, u)
     if n < 3 or not denom > 0.0:
         return 0.0
-    rho = min(max(float(u[1:] @ u[:-1]) / denom, -_MAX_RHO), _MAX_RHO)
+    rho = min(max(dot(u[1:], u[:-1]) / denom, -_MAX_RHO), _MAX_RHO)
     alpha = 4.0 * rho * rho / ((1.0 - rho) ** 2 * (1.0 + rho) ** 2)
     return min(_ANDREWS_BARTLETT * (alpha * n) ** (1.0 / 3.0), float(n - 1))
 
@@ -91,9 +93,9 @@ def long_run_variance(u: FloatArray, fixed: int | None = None) -> float:
     if n == 0:
         return math.nan
     band = bartlett_bandwidth(u, fixed)
-    total = float(u @ u)
+    total = dot(u, u)
     for j in range(1, min(math.ceil(band), n)):
-        total += 2.0 * (1.0 - j / band) * float(u[j:] @ u[:-j])
+        total += 2.0 * (1.0 - j / band) * dot(u[j:], u[:-j])
     return total / n
 
 
@@ -127,7 +129,6 @@ class RobustCorrelation:
     ci_low: float
     ci_high: float
     n_eff: float  # i.i.d. normal pairs that would pin r down as precisely (1 / se_z^2)
-    bandwidth: float  # the test's Bartlett bandwidth S (lags below S are weighted)
     reliable: bool
 
     def band(self, alpha: float) -> float:
@@ -136,7 +137,7 @@ class RobustCorrelation:
 
 
 _NAN_CORRELATION = RobustCorrelation(
-    math.nan, 0, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, 0, False
+    math.nan, 0, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, False
 )
 
 
@@ -164,29 +165,28 @@ def robust_correlation(
         return _NAN_CORRELATION
     xd = x - x.mean()
     yd = y - y.mean()
-    sx = math.sqrt(float(xd @ xd) / n)
-    sy = math.sqrt(float(yd @ yd) / n)
+    sx = math.sqrt(dot(xd, xd) / n)
+    sy = math.sqrt(dot(yd, yd) / n)
     if not (sx > 0.0 and sy > 0.0):
         return _NAN_CORRELATION
     xs = xd / sx
     ys = yd / sy
     u = xs * ys
     r = min(max(float(u.sum()) / n, -1.0), 1.0)
-    band = bartlett_bandwidth(u - r, opts.bandwidth)
     lrv_null = long_run_variance(u - r, opts.bandwidth)
     lrv_psi = long_run_variance(u - 0.5 * r * (xs * xs + ys * ys), opts.bandwidth)
-    if abs(r) >= 1.0 or not (lrv_null > 0.0 and lrv_psi > 0.0):
+    exact = 1.0 - abs(r) < 1e-12
+    if exact or not (lrv_null > 0.0 and lrv_psi > 0.0):
         # an exact linear relation (or a degenerate sample): nothing left to test
-        exact = abs(r) >= 1.0
         p = 0.0 if exact else math.nan
         t = math.copysign(math.inf, r) if exact else math.nan
-        return RobustCorrelation(r, n, 0.0, t, p, r, r, math.inf, band, exact)
+        return RobustCorrelation(r, n, 0.0, t, p, r, r, math.inf, exact)
     se_null = math.sqrt(lrv_null / n)
     se_z = math.sqrt(lrv_psi / n) / (1.0 - r * r)
     t = r / se_null
     n_eff = 1.0 / (se_z * se_z)
     if n_eff < opts.min_effective:
-        return RobustCorrelation(r, n, se_null, t, math.nan, math.nan, math.nan, n_eff, band, False)
+        return RobustCorrelation(r, n, se_null, t, math.nan, math.nan, math.nan, n_eff, False)
     z = math.atanh(r)
     half = z_critical(opts.alpha) * se_z
     return RobustCorrelation(
@@ -198,7 +198,6 @@ def robust_correlation(
         math.tanh(z - half),
         math.tanh(z + half),
         n_eff,
-        band,
         True,
     )
 
@@ -245,16 +244,16 @@ def robust_regression(x: FloatArray, y: FloatArray, opts: InferenceOptions) -> R
     """
     n = int(x.size)
     xd = x - x.mean()
-    sxx = float(xd @ xd)
+    sxx = dot(xd, xd)
     nan = math.nan
     if n < 4 or not sxx > 0.0:
         return RobustSlope(float(y.mean()) if n else nan, nan, nan, nan, nan, n, nan, False)
     yd = y - y.mean()
-    sst = float(yd @ yd)
-    slope = float(xd @ yd) / sxx
+    sst = dot(yd, yd)
+    slope = dot(xd, yd) / sxx
     intercept = float(y.mean()) - slope * float(x.mean())
     resid = yd - slope * xd
-    r2 = 1.0 - float(resid @ resid) / sst if sst > 0.0 else nan
+    r2 = 1.0 - dot(resid, resid) / sst if sst > 0.0 else nan
     score = xd * yd
     lrv = long_run_variance(score - score.mean(), opts.bandwidth)
     if not lrv > 0.0:
@@ -286,7 +285,7 @@ def robust_mean(f: FloatArray, opts: InferenceOptions, alternative: Alternative)
         return RobustMean(math.nan, math.nan, math.nan, n, math.nan, False)
     mean = float(f.mean())
     u = f - mean
-    var = float(u @ u) / n
+    var = dot(u, u) / n
     lrv = long_run_variance(u, opts.bandwidth)
     if not lrv > 0.0:
         return RobustMean(mean, math.nan, math.nan, n, math.nan, False)

@@ -11,10 +11,10 @@ cannot inflate the figures. All figures are computed on the pooled out-of-sample
   ``hit rate - base rate = 2 cov(up call, up move)`` exactly, so its test is the one-sided HAC
   test of that correlation: the Pesaran-Timmermann (1992) test with a variance that allows
   serial dependence (Pesaran and Timmermann 2009).
-* information coefficient: Spearman correlation of prediction and realised return, HAC test on
-  the ranks.
-* Mincer-Zarnowitz regression of realised on predicted: slope (1 = calibrated, 0 = useless),
-  its HAC (Newey-West) t-statistic (H0: slope 0) and R^2.
+* information coefficient: Spearman correlation of the predicted and the realised move beyond
+  the naive forecast (the running training mean, ``bench``), HAC test on the ranks.
+* Mincer-Zarnowitz regression of the realised on the predicted move beyond the naive forecast:
+  slope (1 = calibrated, 0 = useless), its HAC t-statistic in score form (H0: slope 0), R^2.
 * out-of-sample R^2 (Campbell-Thompson): ``1 - SSE(model) / SSE(training mean)``; negative means
   the model predicts worse than the running historical mean. Tested one-sided with the
   Clark-West (2007) MSPE-adjusted statistic and a HAC variance: the plain difference of squared
@@ -22,7 +22,7 @@ cannot inflate the figures. All figures are computed on the pooled out-of-sample
   slope that is zero.
 
 Every p-value is NaN when its test has fewer effective observations than the settings ask for
-(:mod:`.inference`); ``unreliable`` names those tests.
+(:mod:`.inference`); ``n_eff`` is the fewest of the four tests'.
 """
 
 from __future__ import annotations
@@ -81,8 +81,6 @@ class PredictiveResult:
     r2_oos_p: float | None = None
     #: the smallest effective number of observations among the four tests
     n_eff: float | None = None
-    #: the tests whose p-value is withheld for too few effective observations
-    unreliable: tuple[str, ...] = ()
     model_slope: float | None = None
     model_intercept: float | None = None
     walk: WalkForward | None = None
@@ -158,13 +156,8 @@ def _score(walk: WalkForward, opts: InferenceOptions) -> dict[str, Any]:
         opts,
         alternative="greater",
     )
-    tests: dict[str, RobustCorrelation | RobustSlope | RobustMean] = {
-        "hit rate": hit,
-        "information coefficient": ic,
-        "Mincer-Zarnowitz": mz,
-        "R^2": cw,
-    }
-    effective = [t.n_eff for t in tests.values() if not math.isnan(t.n_eff)]
+    tests: tuple[RobustCorrelation | RobustSlope | RobustMean, ...] = (hit, ic, mz, cw)
+    effective = [t.n_eff for t in tests if not math.isnan(t.n_eff)]
     return {
         "hit_n": hit_n,
         "hit_rate": hits / hit_n if hit_n else math.nan,
@@ -179,9 +172,6 @@ def _score(walk: WalkForward, opts: InferenceOptions) -> dict[str, Any]:
         "r2_oos": 1.0 - sse_model / sse_bench if sse_bench > 0.0 else math.nan,
         "r2_oos_p": cw.p_value,
         "n_eff": min(effective) if effective else math.nan,
-        "unreliable": tuple(
-            name for name, t in tests.items() if not t.reliable and not math.isnan(t.n_eff)
-        ),
     }
 
 

@@ -1,6 +1,6 @@
 """Weekly study of how each index future tracks, leads and predicts its ETF.
 
-Pure layer: polars, numpy, scipy and matplotlib, no Airflow. Importing this package is cheap;
+Pure layer: polars, numpy and matplotlib, no Airflow. Importing this package is cheap;
 the heavy libraries are imported by the submodules that need them.
 
 * :mod:`.config`       constants (exchange time zone, analysis version); the settings are

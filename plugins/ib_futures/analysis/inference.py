@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -100,18 +101,19 @@ def long_run_variance(u: FloatArray, fixed: int | None = None) -> float:
 
 
 def _p_value(t: float, alternative: Alternative) -> float:
-    from scipy.special import ndtr
-
+    """Normal tail probability of ``t``. The standard library's erfc and NormalDist are exact
+    to double precision here, and leaving scipy out of the analysis saves its import (~0.3 s,
+    scipy.stats ~0.8 s) in every cold task process."""
     if math.isnan(t):
         return math.nan
-    return float(ndtr(-t)) if alternative == "greater" else float(2.0 * ndtr(-abs(t)))
+    if alternative == "greater":
+        return 0.5 * math.erfc(t / math.sqrt(2.0))
+    return math.erfc(abs(t) / math.sqrt(2.0))
 
 
 def z_critical(alpha: float) -> float:
     """``z_{1 - alpha/2}``: the two-sided normal critical value."""
-    from scipy.special import ndtri
-
-    return float(ndtri(1.0 - alpha / 2.0))
+    return NormalDist().inv_cdf(1.0 - alpha / 2.0)
 
 
 @dataclass(frozen=True)

@@ -114,8 +114,8 @@ def test_figures_match_an_independent_numpy_scipy_computation() -> None:
         ("spearman", correlation_test(stats.rankdata(x), stats.rankdata(y))),
     ):
         assert row[f"{name}_p"] == pytest.approx(ref["p"], rel=1e-6), name
-        assert row[f"{name}_ci_low"] == pytest.approx(ref["ci_low"], abs=1e-7), name
-        assert row[f"{name}_ci_high"] == pytest.approx(ref["ci_high"], abs=1e-7), name
+        assert row[f"{name}_ci_low"] == pytest.approx(ref["ci_low"], abs=1e-12), name
+        assert row[f"{name}_ci_high"] == pytest.approx(ref["ci_high"], abs=1e-12), name
         assert row[f"{name}_n_eff"] == pytest.approx(ref["n_eff"], rel=1e-5), name
 
     profile = json.loads(row["lag_profile_json"])

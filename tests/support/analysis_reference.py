@@ -4,8 +4,8 @@ Nothing here imports ib_futures.analysis beyond the synthetic data generator's o
 
 The HAC inference (docs/analysis.md, "Inference") is recomputed another way: long-run
 variances as quadratic forms with the full Toeplitz matrix of Bartlett weights, the
-correlation's interval by the delta method on the vector of five sample moments (numerical
-gradient, HAC covariance matrix) instead of its closed-form influence series, the regression's
+correlation's interval by the delta method on the vector of five sample moments (their HAC
+covariance matrix) instead of its closed-form influence series, the regression's
 variance from the (X'X)^-1 sandwich, ranks and distributions from scipy.stats.
 """
 
@@ -102,15 +102,14 @@ def correlation_test(
     ys = (y - y.mean()) / y.std()
     t = r / math.sqrt(hac(xs * ys - r) / n)
     p = stats.norm.sf(t) if greater else 2 * stats.norm.sf(abs(t))
-    # delta method: r = g(mean x, mean y, mean x^2, mean y^2, mean xy)
+    # delta method: r = (m_xy - m_x m_y) / sqrt((m_xx - m_x^2)(m_yy - m_y^2)) of the five means
     h = np.column_stack([x, y, x * x, y * y, x * y])
-
-    def g(m: np.ndarray) -> float:
-        return (m[4] - m[0] * m[1]) / math.sqrt((m[2] - m[0] ** 2) * (m[3] - m[1] ** 2))
-
     m = h.mean(axis=0)
-    step = 1e-6 * np.maximum(np.abs(m), 1e-12)
-    grad = np.array([(g(m + e) - g(m - e)) / (2 * e[i]) for i, e in enumerate(np.diag(step))])
+    vx, vy = m[2] - m[0] ** 2, m[3] - m[1] ** 2
+    d = math.sqrt(vx * vy)
+    grad = np.array(
+        [-m[1] / d + r * m[0] / vx, -m[0] / d + r * m[1] / vy, -r / (2 * vx), -r / (2 * vy), 1 / d]
+    )
     # the bandwidth is chosen on the same linear combination the implementation studentises
     influence = (h - m) @ grad
     omega = hac_matrix(h, influence)

@@ -19,6 +19,7 @@ from support.analysis_reference import (
     WEEK,
     WINDOW_END,
     calendar_slots,
+    correlation_test,
     leg_returns,
     paired,
     walk_forward,
@@ -106,23 +107,29 @@ def test_figures_match_an_independent_numpy_scipy_computation() -> None:
     assert row["n_pairs"] == n
     assert row["fut_returns"] == len(fut) and row["etf_returns"] == len(etf)
     assert row["pearson_r"] == pytest.approx(stats.pearsonr(x, y).statistic, abs=1e-12)
-    assert row["pearson_p"] == pytest.approx(stats.pearsonr(x, y).pvalue, rel=1e-6)
     assert row["spearman_rho"] == pytest.approx(stats.spearmanr(x, y).statistic, abs=1e-12)
-    assert row["spearman_p"] == pytest.approx(stats.spearmanr(x, y).pvalue, rel=1e-6)
-    half = 1.959963984540054 / math.sqrt(n - 3)
-    z = math.atanh(row["pearson_r"])
-    assert row["pearson_ci_low"] == pytest.approx(math.tanh(z - half), abs=1e-12)
-    assert row["pearson_ci_high"] == pytest.approx(math.tanh(z + half), abs=1e-12)
+    # the HAC test and interval (docs/analysis.md, "Inference"), recomputed another way
+    for name, ref in (
+        ("pearson", correlation_test(x, y)),
+        ("spearman", correlation_test(stats.rankdata(x), stats.rankdata(y))),
+    ):
+        assert row[f"{name}_p"] == pytest.approx(ref["p"], rel=1e-6), name
+        assert row[f"{name}_ci_low"] == pytest.approx(ref["ci_low"], abs=1e-12), name
+        assert row[f"{name}_ci_high"] == pytest.approx(ref["ci_high"], abs=1e-12), name
+        assert row[f"{name}_n_eff"] == pytest.approx(ref["n_eff"], rel=1e-5), name
 
     profile = json.loads(row["lag_profile_json"])
-    for lag, r, count in zip(profile["lag"], profile["r"], profile["n"], strict=True):
+    for lag, r, count, p in zip(
+        profile["lag"], profile["r"], profile["n"], profile["p"], strict=True
+    ):
         xl, yl = paired(fut, etf, lag)
         assert count == xl.size
         assert r == pytest.approx(np.corrcoef(xl, yl)[0, 1], abs=1e-7)
+        assert p == pytest.approx(correlation_test(xl, yl)["p"], rel=1e-6, abs=1e-12), lag
     best = max(profile["lag"], key=lambda k: abs(np.corrcoef(*paired(fut, etf, k))[0, 1]))
     assert row["xcorr_peak_lag"] == best == 1
     assert row["xcorr_peak_p_bonferroni"] == pytest.approx(
-        min(1.0, 25 * stats.pearsonr(*paired(fut, etf, 1)).pvalue), rel=1e-6
+        min(1.0, 25 * correlation_test(*paired(fut, etf, 1))["p"]), rel=1e-6, abs=1e-12
     )
 
     # the next-slot model: previous-slot futures return -> ETF return, walk-forward by day
@@ -133,7 +140,19 @@ def test_figures_match_an_independent_numpy_scipy_computation() -> None:
         xs, ys, [(t - timedelta(hours=5)).date() for t in ts], config.min_train_pairs
     )
     assert row["next_slot_n_oos"] == ref["n_oos"]
-    for key in ("hit_rate", "base_rate", "hit_p", "ic", "mz_slope", "mz_t", "mz_r2", "r2_oos"):
+    for key in (
+        "hit_rate",
+        "base_rate",
+        "hit_p",
+        "ic",
+        "ic_p",
+        "mz_slope",
+        "mz_t",
+        "mz_p",
+        "mz_r2",
+        "r2_oos",
+        "r2_oos_p",
+    ):
         assert row[f"next_slot_{key}"] == pytest.approx(ref[key], rel=1e-6, abs=1e-9), key
 
     # rolling correlation: the last window is the correlation of the last 39 pairs

@@ -96,13 +96,21 @@ def lead_lag_chart(row: Mapping[str, Any]) -> bytes | None:
     peak = row.get("xcorr_peak_lag")
     colors = ["tab:red" if lag == peak else "tab:blue" for lag in data["lag"]]
     ax.bar(data["lag"], r, color=colors, width=0.7)
-    for band, style, label in (
-        (row.get("xcorr_band"), ":", "95 % band (unadjusted)"),
-        (row.get("xcorr_band_bonferroni"), "--", "95 % band (Bonferroni)"),
+    for key, style, label in (
+        ("band", ":", "95 % HAC band (unadjusted)"),
+        ("band_bonferroni", "--", "95 % HAC band (Bonferroni)"),
     ):
-        if band is not None:
-            ax.axhline(band, color="0.4", ls=style, lw=1, label=label)
-            ax.axhline(-band, color="0.4", ls=style, lw=1)
+        # each lag has its own robust band (its own variance); rows before analysis_version 3
+        # only stored one band, drawn flat
+        per_lag = data.get(key)
+        if per_lag is not None:
+            band = [float("nan") if v is None else v for v in per_lag]
+            ax.step(data["lag"], band, where="mid", color="0.4", ls=style, lw=1, label=label)
+            ax.step(data["lag"], [-b for b in band], where="mid", color="0.4", ls=style, lw=1)
+        elif row.get(f"xcorr_{key}") is not None:
+            flat = row[f"xcorr_{key}"]
+            ax.axhline(flat, color="0.4", ls=style, lw=1, label=label)
+            ax.axhline(-flat, color="0.4", ls=style, lw=1)
     ax.axhline(0.0, color="black", lw=0.6)
     ax.set_xlabel("lag k in slots (r = corr(futures[t-k], ETF[t]); k > 0: futures lead)")
     ax.set_ylabel("r")

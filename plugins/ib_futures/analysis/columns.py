@@ -4,6 +4,7 @@ Each ``*_columns`` function turns the prepared :class:`PairInputs` into one bloc
 results row (the ``futures_analysis`` columns, :mod:`ib_futures.analysis.results`), in the
 row's column order. The pipeline calls them in order and merges the dicts; a block that needs
 enough paired returns is told so (``enough``) and then fills its figures with ``None``, never 0.
+The predictive models' blocks are in :mod:`.predictive_columns`.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from ib_futures.analysis.correlation import (
     daily_correlation,
     rolling_correlation,
 )
+from ib_futures.analysis.inference import METHOD, InferenceOptions
 from ib_futures.analysis.leadlag import lead_lag
-from ib_futures.analysis.overnight import overnight_samples
-from ib_futures.analysis.predictive import PredictiveResult, evaluate
 from ib_futures.analysis.stats import as_float
 
 if TYPE_CHECKING:
@@ -58,14 +58,14 @@ def to_json(value: Any) -> str:
     return json.dumps(_round(value), separators=(",", ":"))
 
 
-def _thin(n: int) -> np.ndarray:
+def thin_index(n: int) -> np.ndarray:
     """Indices of at most MAX_SERIES_POINTS evenly spread points of a series of length n."""
     if n <= MAX_SERIES_POINTS:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, MAX_SERIES_POINTS).astype(np.int64))
 
 
-def _iso(ts: np.ndarray) -> list[str]:
+def iso_utc(ts: np.ndarray) -> list[str]:
     """Naive-UTC datetime64 values as ISO strings with a ``Z``."""
     return [f"{s}Z" for s in np.datetime_as_string(ts, unit="s")]
 
@@ -97,6 +97,10 @@ class PairInputs:
     @property
     def n_pairs(self) -> int:
         return int(self.fut.size)
+
+    @property
+    def opts(self) -> InferenceOptions:
+        return InferenceOptions.from_settings(self.cfg)
 
     def non_live_left_out(self, cov: LegCoverage) -> int:
         """The leg's non-live rows the analysis left out (none are when ``live_only`` is off)."""
@@ -144,7 +148,7 @@ def coverage_columns(inp: PairInputs) -> dict[str, Any]:
 def basis_columns(inp: PairInputs) -> dict[str, Any]:
     """The futures/ETF basis: its level, spread and mean reversion, and the thinned series."""
     basis = basis_stats(inp.returns.futures, inp.returns.etf)
-    keep = _thin(basis.bp.size)
+    keep = thin_index(basis.bp.size)
     return {
         "basis_n": basis.n,
         "basis_ratio_mean": as_float(basis.ratio_mean),
@@ -154,7 +158,7 @@ def basis_columns(inp: PairInputs) -> dict[str, Any]:
         "basis_ar1": as_float(basis.ar1),
         "basis_half_life_slots": as_float(basis.half_life_slots),
         "basis_contracts": ",".join(basis.contracts) or None,
-        "basis_json": to_json({"at": _iso(basis.ts[keep]), "bp": basis.bp[keep].tolist()}),
+        "basis_json": to_json({"at": iso_utc(basis.ts[keep]), "bp": basis.bp[keep].tolist()}),
     }
 
 
@@ -182,29 +186,35 @@ def status_columns(inp: PairInputs) -> dict[str, Any]:
 
 
 def correlation_columns(inp: PairInputs, enough: bool) -> dict[str, Any]:
-    """Same-slot Pearson/Spearman with intervals, the rolling and the per-day correlation."""
+    """Same-slot Pearson/Spearman with HAC tests and intervals, the rolling and per-day
+    correlation."""
     fut, etf, cfg = inp.fut, inp.etf, inp.cfg
-    corr = correlation_summary(fut, etf, cfg.alpha) if enough else None
+    corr = correlation_summary(fut, etf, inp.opts) if enough else None
     rolling = rolling_correlation(fut, etf, cfg.rolling_window) if enough else np.empty(0)
     finite_roll = rolling[np.isfinite(rolling)]
     sel = np.flatnonzero(np.isfinite(rolling))
-    sel = sel[_thin(sel.size)]
+    sel = sel[thin_index(sel.size)]
     daily = daily_correlation(fut, etf, inp.day) if enough else []
+    cols: dict[str, Any] = {}
+    for name in ("pearson", "spearman"):
+        est = getattr(corr, name) if corr else None
+        cols.update(
+            {
+                f"{name}_{'r' if name == 'pearson' else 'rho'}": as_float(est.r) if est else None,
+                f"{name}_p": as_float(est.p_value) if est else None,
+                f"{name}_ci_low": as_float(est.ci_low) if est else None,
+                f"{name}_ci_high": as_float(est.ci_high) if est else None,
+                f"{name}_n_eff": as_float(est.n_eff) if est else None,
+            }
+        )
     return {
-        "pearson_r": as_float(corr.pearson.r) if corr else None,
-        "pearson_p": as_float(corr.pearson.p_value) if corr else None,
-        "pearson_ci_low": as_float(corr.pearson.ci_low) if corr else None,
-        "pearson_ci_high": as_float(corr.pearson.ci_high) if corr else None,
-        "spearman_rho": as_float(corr.spearman.r) if corr else None,
-        "spearman_p": as_float(corr.spearman.p_value) if corr else None,
-        "spearman_ci_low": as_float(corr.spearman.ci_low) if corr else None,
-        "spearman_ci_high": as_float(corr.spearman.ci_high) if corr else None,
+        **cols,
         "rolling_window": cfg.rolling_window,
         "rolling_corr_min": as_float(np.min(finite_roll)) if finite_roll.size else None,
         "rolling_corr_median": as_float(np.median(finite_roll)) if finite_roll.size else None,
         "rolling_corr_max": as_float(np.max(finite_roll)) if finite_roll.size else None,
         "rolling_corr_json": (
-            to_json({"at": _iso(inp.ts[sel]), "r": rolling[sel].tolist()}) if enough else None
+            to_json({"at": iso_utc(inp.ts[sel]), "r": rolling[sel].tolist()}) if enough else None
         ),
         "daily_corr_json": (
             to_json([{"date": str(np.datetime64(d, "D")), "n": n, "r": r} for d, n, r in daily])
@@ -215,9 +225,10 @@ def correlation_columns(inp: PairInputs, enough: bool) -> dict[str, Any]:
 
 
 def lead_lag_columns(inp: PairInputs, enough: bool) -> dict[str, Any]:
-    """Cross-correlation over +-``max_lag_slots``: its peak, the best futures lead, the profile."""
+    """Cross-correlation over +-``max_lag_slots``: its peak, the best futures lead, the profile
+    (with each lag's HAC p-value, effective observations and bands)."""
     cfg = inp.cfg
-    ll = lead_lag(inp.returns, cfg.max_lag_slots, cfg.alpha) if enough else None
+    ll = lead_lag(inp.returns, cfg.max_lag_slots, inp.opts) if enough else None
     if ll is None:
         profile_json = None
     else:
@@ -227,6 +238,9 @@ def lead_lag_columns(inp: PairInputs, enough: bool) -> dict[str, Any]:
                 "r": [p.r for p in ll.profile],
                 "n": [p.n for p in ll.profile],
                 "p": [p.p_value for p in ll.profile],
+                "n_eff": [p.n_eff for p in ll.profile],
+                "band": [p.band(ll.z) for p in ll.profile],
+                "band_bonferroni": [p.band(ll.z_bonferroni) for p in ll.profile],
             }
         )
     return {
@@ -236,6 +250,7 @@ def lead_lag_columns(inp: PairInputs, enough: bool) -> dict[str, Any]:
         "xcorr_peak_n": ll.peak.n if ll else None,
         "xcorr_peak_p": as_float(ll.peak.p_value) if ll else None,
         "xcorr_peak_p_bonferroni": as_float(ll.peak_p_bonferroni) if ll else None,
+        "xcorr_peak_n_eff": as_float(ll.peak.n_eff) if ll else None,
         "xcorr_band": as_float(ll.band) if ll else None,
         "xcorr_band_bonferroni": as_float(ll.band_bonferroni) if ll else None,
         "xcorr_significant": ll.significant if ll else None,
@@ -243,105 +258,34 @@ def lead_lag_columns(inp: PairInputs, enough: bool) -> dict[str, Any]:
         "lead_r": as_float(ll.lead.r) if ll else None,
         "lead_p": as_float(ll.lead.p_value) if ll else None,
         "lead_p_bonferroni": as_float(ll.lead_p_bonferroni) if ll else None,
+        "lead_n_eff": as_float(ll.lead.n_eff) if ll else None,
         "lag_profile_json": profile_json,
     }
 
 
-def _predictive_columns(prefix: str, res: PredictiveResult) -> dict[str, Any]:
-    cols: dict[str, Any] = {
-        f"{prefix}_status": res.status,
-        f"{prefix}_reason": res.reason,
-        f"{prefix}_n_samples": res.n_samples,
-        f"{prefix}_n_oos": res.n_oos,
-        f"{prefix}_folds": res.folds,
-        f"{prefix}_hit_n": res.hit_n,
-    }
-    for name in (
-        "hit_rate",
-        "base_rate",
-        "hit_p",
-        "ic",
-        "ic_p",
-        "mz_slope",
-        "mz_t",
-        "mz_p",
-        "mz_r2",
-        "r2_oos",
-        "model_slope",
-    ):
-        cols[f"{prefix}_{name}"] = as_float(getattr(res, name))
-    return cols
+#: the tests whose effective observations the row records, as the summary names them
+_RELIABILITY = (
+    ("same-slot Pearson test", "pearson_n_eff"),
+    ("same-slot Spearman test", "spearman_n_eff"),
+    ("lead-lag peak test", "xcorr_peak_n_eff"),
+    ("strongest-lead test", "lead_n_eff"),
+    ("next-slot model tests", "next_slot_n_eff"),
+    ("open-to-close model tests", "open_close_n_eff"),
+)
 
 
-def _oos_json(res: PredictiveResult, labels: list[str]) -> str | None:
-    walk = res.walk
-    if res.status != OK or walk is None:
-        return None
-    keep = _thin(walk.pred.size)
-    return to_json(
-        {
-            "at": [labels[i] for i in walk.index[keep]],
-            "pred": walk.pred[keep].tolist(),
-            "real": walk.real[keep].tolist(),
-        }
-    )
-
-
-def next_slot_columns(inp: PairInputs, enough: bool, reason: str | None) -> dict[str, Any]:
-    """Predictive value of the previous slot(s) of futures for the ETF's next slot.
-
-    :param reason: the row's ``reason``; without enough paired returns the model is not run and
-        its status repeats it.
-    """
-    cfg, pr = inp.cfg, inp.returns
-    signal = pr.futures_signal(cfg.signal_slots)
-    labels = _iso(pr.etf_ts)
-    if enough:
-        next_slot = evaluate(
-            signal,
-            pr.etf_ret,
-            pr.etf_day,
-            min_train=cfg.min_train_pairs,
-            min_oos=cfg.min_oos,
-            what="next slot",
-        )
-    else:
-        next_slot = PredictiveResult(INSUFFICIENT, reason, inp.n_pairs, 0, 0)
-    # evaluate() drops samples without a signal or a return, and the walk's indices count the
-    # rest: label exactly those
-    ok = np.isfinite(signal) & np.isfinite(pr.etf_ret)
+def inference_columns(inp: PairInputs, row: dict[str, Any]) -> dict[str, Any]:
+    """How the row's tests were made, and which of them report no p-value because their
+    robust variance leaves too few effective observations (docs/analysis.md, "Inference")."""
+    least = inp.cfg.min_effective_observations
+    notes = [
+        f"{label}: {row[key]:.0f} effective observations (need >= {least})"
+        for label, key in _RELIABILITY
+        if row.get(key) is not None and row[key] < least
+    ]
+    lags = inp.cfg.hac_bandwidth
+    how = METHOD if lags is None else f"HAC (Newey-West, Bartlett kernel, {lags} lags)"
     return {
-        "next_slot_signal_slots": cfg.signal_slots,
-        **_predictive_columns("next_slot", next_slot),
-        "next_slot_oos_json": _oos_json(next_slot, [labels[i] for i in np.flatnonzero(ok)]),
-    }
-
-
-def open_close_columns(inp: PairInputs) -> dict[str, Any]:
-    """Predictive value of the overnight futures change for the ETF's open-to-close return.
-
-    Runs on the daily history from ``daily_start``, whatever the window's status: the model has
-    its own minimum number of days.
-    """
-    import polars as pl
-
-    cfg = inp.cfg
-    daily = overnight_samples(
-        inp.prices, inp.futures_symbol, inp.etf_symbol, inp.daily_start, inp.window_end
-    )
-    usable = daily.drop_nulls(["overnight", "open_close"])
-    open_close = evaluate(
-        usable["overnight"].to_numpy().astype(np.float64),
-        usable["open_close"].to_numpy().astype(np.float64),
-        usable["session_date"].cast(pl.Int64).to_numpy().astype(np.int64),
-        min_train=cfg.min_train_days,
-        min_oos=cfg.min_oos_days,
-        what="open to close",
-    )
-    return {
-        "open_close_days": daily.height,
-        **_predictive_columns("open_close", open_close),
-        "open_close_oos_json": _oos_json(
-            open_close, [d.isoformat() for d in usable["session_date"].to_list()]
-        ),
+        "inference_method": f"{how}; Bonferroni across lags",
+        "unreliable": "; ".join(notes) or None,
     }

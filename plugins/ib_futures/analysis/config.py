@@ -17,7 +17,9 @@ EXCHANGE_TZ = "America/New_York"
 
 #: Bump when a definition in docs/analysis.md changes, so old rows can be told apart.
 #: 2: ``config_json`` carries the configuration's own names (max_lag_slots, min_observations).
-ANALYSIS_VERSION = 2
+#: 3: every p-value, interval and band is HAC-robust (docs/analysis.md, "Inference"); the hit
+#:    rate is tested as a correlation of directions, not with a binomial test.
+ANALYSIS_VERSION = 3
 
 
 def pair_name(futures_symbol: str, etf_symbol: str) -> str:

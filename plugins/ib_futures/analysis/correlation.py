@@ -1,4 +1,8 @@
-"""Same-slot correlation of futures and ETF 5-minute returns: overall, rolling and per day."""
+"""Same-slot correlation of futures and ETF 5-minute returns: overall, rolling and per day.
+
+The whole-window figures carry HAC tests and intervals (:mod:`.inference`); the rolling and
+per-day correlations are descriptive and carry none.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,26 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from ib_futures.analysis.stats import (
-    CorrelationEstimate,
-    FloatArray,
-    pearson,
-    pearson_r,
-    spearman,
+from ib_futures.analysis.inference import (
+    InferenceOptions,
+    RobustCorrelation,
+    robust_correlation,
+    robust_spearman,
 )
+from ib_futures.analysis.stats import FloatArray, pearson_r
 
 
 @dataclass(frozen=True)
 class CorrelationSummary:
-    pearson: CorrelationEstimate
-    spearman: CorrelationEstimate
+    pearson: RobustCorrelation
+    spearman: RobustCorrelation
 
 
-def correlation_summary(fut: FloatArray, etf: FloatArray, alpha: float) -> CorrelationSummary:
-    """Pearson and Spearman correlation of paired returns with Fisher-z intervals."""
-    return CorrelationSummary(pearson(fut, etf, alpha), spearman(fut, etf, alpha))
+def correlation_summary(
+    fut: FloatArray, etf: FloatArray, opts: InferenceOptions
+) -> CorrelationSummary:
+    """Pearson and Spearman correlation of paired returns (time order), HAC tests and intervals."""
+    return CorrelationSummary(robust_correlation(fut, etf, opts), robust_spearman(fut, etf, opts))
 
 
 def rolling_correlation(fut: FloatArray, etf: FloatArray, window: int) -> FloatArray:

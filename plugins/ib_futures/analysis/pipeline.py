@@ -20,14 +20,14 @@ from ib_futures.analysis.columns import (
     correlation_columns,
     coverage_columns,
     header_columns,
+    inference_columns,
     lead_lag_columns,
-    next_slot_columns,
-    open_close_columns,
     status_columns,
     to_json,
 )
 from ib_futures.analysis.config import AnalysisSettings
 from ib_futures.analysis.data_coverage import leg_coverage
+from ib_futures.analysis.predictive_columns import next_slot_columns, open_close_columns
 from ib_futures.analysis.returns import align_pair, normalise_prices
 from ib_futures.analysis.slots import etf_sessions, exchange_date
 from ib_futures.analysis.summary import summarise
@@ -166,8 +166,9 @@ def analyse_pair(
     row.update(next_slot_columns(inputs, enough, row["reason"]))
     # The overnight model reads its own, longer daily history: it runs whatever the status.
     row.update(open_close_columns(inputs))
+    row.update(inference_columns(inputs, row))
 
-    row["summary"] = summarise(row)
+    row["summary"] = summarise(row, cfg.alpha)
     return row
 
 

@@ -71,39 +71,54 @@ _FIGURES: tuple[tuple[str, str, str], ...] = (
     ("pearson_r", "Pearson r", ".3f"),
     ("pearson_ci_low", "  95 % CI low", ".3f"),
     ("pearson_ci_high", "  95 % CI high", ".3f"),
+    ("pearson_p", "  p (HAC)", ".2g"),
+    ("pearson_n_eff", "  effective observations", ".0f"),
     ("spearman_rho", "Spearman rho", ".3f"),
     ("xcorr_peak_lag", "cross-correlation peak lag (slots, + = futures lead)", "d"),
     ("xcorr_peak_r", "  r at peak", ".3f"),
-    ("xcorr_peak_p_bonferroni", "  p at peak (Bonferroni)", ".2g"),
+    ("xcorr_peak_p_bonferroni", "  p at peak (HAC, Bonferroni)", ".2g"),
     ("lead_lag", "strongest futures-lead lag", "d"),
     ("lead_r", "  r", ".3f"),
-    ("lead_p_bonferroni", "  p (Bonferroni)", ".2g"),
+    ("lead_p_bonferroni", "  p (HAC, Bonferroni)", ".2g"),
     ("next_slot_n_oos", "next slot: out-of-sample predictions", "d"),
     ("next_slot_hit_rate", "  hit rate", ".3f"),
     ("next_slot_base_rate", "  base rate", ".3f"),
-    ("next_slot_hit_p", "  binomial p", ".2g"),
+    ("next_slot_hit_p", "  p (Pesaran-Timmermann, HAC)", ".2g"),
     ("next_slot_ic", "  information coefficient", ".3f"),
+    ("next_slot_ic_p", "  p (HAC on ranks)", ".2g"),
     ("next_slot_mz_slope", "  slope realised on predicted", ".3f"),
-    ("next_slot_mz_t", "  t", ".2f"),
+    ("next_slot_mz_t", "  t (HAC)", ".2f"),
     ("next_slot_r2_oos", "  out-of-sample R^2", ".4f"),
+    ("next_slot_r2_oos_p", "  p (Clark-West, HAC)", ".2g"),
     ("open_close_n_oos", "open to close: out-of-sample days", "d"),
     ("open_close_hit_rate", "  hit rate", ".3f"),
     ("open_close_base_rate", "  base rate", ".3f"),
-    ("open_close_hit_p", "  binomial p", ".2g"),
+    ("open_close_hit_p", "  p (Pesaran-Timmermann, HAC)", ".2g"),
     ("open_close_ic", "  information coefficient", ".3f"),
+    ("open_close_ic_p", "  p (HAC on ranks)", ".2g"),
     ("open_close_r2_oos", "  out-of-sample R^2", ".4f"),
+    ("open_close_r2_oos_p", "  p (Clark-West, HAC)", ".2g"),
     ("basis_std_bp", "basis std (bp)", ".2f"),
     ("basis_half_life_slots", "basis half-life (slots)", ".2f"),
     ("fut_present", "futures slots present", "d"),
     ("fut_expected", "futures slots expected", "d"),
     ("etf_present", "ETF slots present", "d"),
     ("etf_expected", "ETF slots expected", "d"),
+    ("inference_method", "tests", "s"),
+    ("unreliable", "no p-value (too few effective observations)", "s"),
 )
+
+
+def _cell(row: Mapping[str, Any], key: str, spec: str) -> str:
+    # a computed row without unreliable tests says "none"; rows before analysis_version 3 "n/a"
+    if key == "unreliable" and row.get(key) is None and row.get("inference_method"):
+        return "none"
+    return _fmt(row.get(key), spec)
 
 
 def _section(row: Mapping[str, Any], images: list[tuple[str, bytes]]) -> str:
     cells = "\n".join(
-        f"<tr><td>{html.escape(label)}</td><td>{html.escape(_fmt(row.get(key), spec))}</td></tr>"
+        f"<tr><td>{html.escape(label)}</td><td>{html.escape(_cell(row, key, spec))}</td></tr>"
         for key, label, spec in _FIGURES
     )
     imgs = "\n".join(

@@ -99,6 +99,15 @@ def slot_returns(prices: pl.DataFrame, symbol: str, expected: pl.DataFrame) -> p
     ).select("bucket_ts", "session_date", "price", "contract", "ret")
 
 
+def lagged_on_grid(grid: FloatArray, at: IntArray, lag: int) -> FloatArray:
+    """``grid[at - lag]``, NaN where that falls outside the grid."""
+    idx = at - lag
+    out = np.full(idx.size, np.nan)
+    ok = (idx >= 0) & (idx < grid.size)
+    out[ok] = grid[idx[ok]]
+    return out
+
+
 @dataclass(frozen=True)
 class PairReturns:
     """Futures and ETF returns of one pair on a common 5-minute grid over ``[start, end)``.
@@ -124,11 +133,7 @@ class PairReturns:
 
     def lagged_futures(self, lag: int) -> FloatArray:
         """Futures return ``lag`` slots before each ETF return (NaN outside the grid or missing)."""
-        idx = self.etf_idx - lag
-        out = np.full(idx.size, np.nan)
-        ok = (idx >= 0) & (idx < self.fut_grid.size)
-        out[ok] = self.fut_grid[idx[ok]]
-        return out
+        return lagged_on_grid(self.fut_grid, self.etf_idx, lag)
 
     def futures_signal(self, slots: int) -> FloatArray:
         """Futures log change over the ``slots`` slots ending one slot before each ETF return."""

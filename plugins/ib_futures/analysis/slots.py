@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from ib_futures.core.snapshot import AssetClass
 
 
-
 def _regular_hours(cfg: FuturesConfig | None) -> FuturesConfig:
     """``cfg`` (default: the built-in configuration) with ETFs in regular hours."""
     from ib_futures.core.config import FuturesConfig

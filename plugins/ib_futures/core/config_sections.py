@@ -365,6 +365,10 @@ class AnalysisSettings(StrictModel):
     min_oos_days: int = Field(default=20, ge=2)
     #: significance level of every test
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    #: a test whose HAC variance leaves fewer effective observations reports no p-value
+    min_effective_observations: int = Field(default=30, ge=2)
+    #: HAC (Newey-West) lags; null: floor(4 (n/100)^(2/9)) for a sample of n
+    hac_bandwidth: int | None = Field(default=None, ge=0)
     #: only live quotes (delayed data lags by minutes and would show as a spurious lead)
     live_only: bool = True
     #: use rows filled from IB's historical bars (point-in-time values of their slot)

@@ -7,7 +7,7 @@
 The window is always derived from the run (its data interval end, else ``run_after``), never
 from the wall clock, so a re-run or a backfill of a week computes the same figures. The lake
 arguments are :class:`~ib_futures.airflow.operators.base.LakeBaseOperator`'s. polars, numpy,
-scipy, deltalake and matplotlib are imported inside ``execute``.
+deltalake and matplotlib are imported inside ``execute``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from deltalake import write_deltalake
 
 from ib_futures.analysis.returns import normalise_prices
 from ib_futures.lake.readers import read_pair_window
-from ib_futures.lake.schemas import FUTURES, SPOT
+from ib_futures.lake.schemas import FUTURES
 from ib_futures.lake.storage import table_uri
 from ib_futures.lake.tables import ensure_table
 from ib_futures.lake.validate import validate_snapshots
@@ -51,4 +51,3 @@ def test_the_analysis_can_leave_history_rows_out(tmp_path: Path) -> None:
     write_snapshots(lake, records)
     frame = normalise_prices(read_pair_window(lake, "ES", "SPY", T, T + timedelta(minutes=10)))
     assert frame.sort("bucket_ts", "symbol")["from_history"].to_list() == [False, False, True]
-    assert SPOT.name == "spot_snapshots"

@@ -25,7 +25,7 @@ table is needed; the store must support conditional writes (AWS S3 and moto do).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -92,13 +92,14 @@ def resolve_lake(
     environ: Mapping[str, str] | None = None,
     configured: str | None = None,
     base_dir: str | os.PathLike[str] | None = None,
-    option_layers: Sequence[Mapping[str, str] | None] = (),
+    config_options: Mapping[str, str] | None = None,
+    connection_options: Mapping[str, str] | None = None,
+    argument_options: Mapping[str, str] | None = None,
 ) -> LakeLocation:
     """The lake by the module's precedence (argument > connection > environment > config).
 
-    ``option_layers`` are object-store options from lowest to highest precedence (config,
-    connection, argument); the ``AWS_*`` environment is inserted after the first layer. They
-    apply to an object-store lake only.
+    Object-store options (an object-store lake only) layer the same way, lowest first: the
+    config's, the ``AWS_*`` environment's, the connection's, the argument's.
 
     :raises ValueError: when no source names a lake.
     """
@@ -118,8 +119,8 @@ def resolve_lake(
     uri, source = normalize_lake_uri(str(chosen[0]), base_dir), chosen[1]
     if not is_object_store(uri):
         return LakeLocation(uri, None, source)
-    layers = list(option_layers)
-    layers.insert(min(1, len(layers)), storage_options_from_env(uri, env))
+    layers = (config_options, storage_options_from_env(uri, env), connection_options,
+              argument_options)  # fmt: skip
     options: StorageOptions = {}
     for layer in layers:
         options.update({k: str(v) for k, v in (layer or {}).items() if v not in (None, "")})

@@ -142,11 +142,9 @@ class DeltaLakeHook(BaseHook):
             connection_id=conn.conn_id if conn is not None else None,
             configured=cfg.storage.lake_uri,
             base_dir=cfg.base_dir(),
-            option_layers=[
-                cfg.storage.storage_options,
-                self._connection_options(conn) if conn is not None else None,
-                argument_options,
-            ],
+            config_options=cfg.storage.storage_options,
+            connection_options=self._connection_options(conn) if conn is not None else None,
+            argument_options=argument_options,
         )
         secrets = [v for k, v in (location.storage_options or {}).items() if k in SECRET_KEYS]
         if secrets:

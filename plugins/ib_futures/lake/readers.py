@@ -21,6 +21,7 @@ from ib_futures.lake.schemas import (
     SNAPSHOT_TABLES,
     SPECS_BY_NAME,
     SPOT,
+    UNFILLABLE,
     TableSpec,
     polars_dtype,
 )
@@ -73,6 +74,18 @@ LATEST_COLUMNS: tuple[str, ...] = (
     "market_data_type",
     "quote_ts",
     "collected_ts",
+)
+
+#: columns of :func:`read_unfillable`
+UNFILLABLE_COLUMNS: tuple[str, ...] = (
+    "symbol",
+    "asset_class",
+    "bucket_ts",
+    "local_symbol",
+    "reason",
+    "ib_code",
+    "message",
+    "recorded_ts",
 )
 
 Moment = datetime | date | str
@@ -288,3 +301,20 @@ def newest_bucket_ts(
         return None
     value: Any = latest["bucket_ts"].max()
     return value if isinstance(value, datetime) else None
+
+
+def read_unfillable(
+    lake_uri: str,
+    symbols: Iterable[str],
+    start: Moment,
+    end: Moment,
+    storage_options: StorageOptions | None = None,
+) -> pl.DataFrame:
+    """Expected slots recorded as unfillable (IB could not give them) in ``[start, end)``.
+
+    :return: columns :data:`UNFILLABLE_COLUMNS`, sorted by bucket_ts, symbol; empty (with those
+        columns) before the first repair recorded one
+    """
+    return read_window(
+        lake_uri, UNFILLABLE, symbols, start, end, UNFILLABLE_COLUMNS, storage_options
+    )

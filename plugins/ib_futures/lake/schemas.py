@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 FUTURES_TABLE = "futures_snapshots"
 SPOT_TABLE = "spot_snapshots"
 REJECTS_TABLE = "snapshot_rejects"
+UNFILLABLE_TABLE = "unfillable_slots"
 
 #: Delta primitive types used here, and their polars equivalents (by name, resolved lazily).
 DELTA_TYPES = ("string", "long", "integer", "double", "boolean", "date", "timestamp")
@@ -264,6 +265,44 @@ REJECTS = TableSpec(
     description="Snapshot records the writer refused, with the reasons (on_invalid='reject')",
 )
 
+#: Why IB could not give a slot (``unfillable_slots.reason``).
+UNFILLABLE_REASONS: tuple[str, ...] = (
+    "no_bar",  # IB answered, but no bar covers the slot (no trading then, a data gap at IB)
+    "beyond_retention",  # older than IB keeps (head timestamp, expired-contract retention)
+    "no_permission",  # no market-data subscription for the historical request
+    "no_contract",  # the contract for the slot cannot be resolved (expired and gone)
+)
+
+UNFILLABLE = TableSpec(
+    name=UNFILLABLE_TABLE,
+    columns=(
+        _c("symbol", "string", False, "root symbol of the expected slot"),
+        _c("asset_class", "string", False, "FUT or ETF"),
+        _c("bucket_ts", "timestamp", False, "the expected five-minute slot (UTC); key"),
+        _c("bucket_date", "date", False, "UTC date of bucket_ts; the partition column"),
+        _c("local_symbol", "string", True, "the contract asked for, e.g. ESZ6; null if unresolved"),
+        _c("reason", "string", False, "why IB could not give it: " + ", ".join(UNFILLABLE_REASONS)),
+        _c("ib_code", "integer", True, "IB's error code, when IB answered with one"),
+        _c("message", "string", True, "IB's answer or the repair's explanation"),
+        _c("recorded_ts", "timestamp", False, "when the repair recorded it (UTC)"),
+        _c("source", "string", True, "who recorded it, e.g. dag_id/run_id/task_id"),
+    ),
+    key=("symbol", "bucket_ts"),
+    partition_by=("bucket_date",),
+    constraints=MappingProxyType(
+        {
+            "reason_known": "reason IN ("
+            + ", ".join(f"'{r}'" for r in UNFILLABLE_REASONS)
+            + ")",
+            "bucket_date_is_utc_date": "bucket_date = CAST(bucket_ts AS DATE)",
+        }
+    ),
+    properties=MappingProxyType(SNAPSHOT_PROPERTIES),
+    description="Expected slots IB could not give, with the reason: known gaps, not silent holes",
+    z_order_by=("symbol", "bucket_ts"),
+    lane_column="symbol",
+)
+
 SNAPSHOT_TABLES: tuple[TableSpec, ...] = (FUTURES, SPOT)
-ALL_TABLES: tuple[TableSpec, ...] = (FUTURES, SPOT, REJECTS)
+ALL_TABLES: tuple[TableSpec, ...] = (FUTURES, SPOT, REJECTS, UNFILLABLE)
 SPECS_BY_NAME: Mapping[str, TableSpec] = MappingProxyType({s.name: s for s in ALL_TABLES})

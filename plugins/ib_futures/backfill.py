@@ -24,7 +24,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ib_futures.core.backfill import (
@@ -39,15 +39,18 @@ from ib_futures.core.slot import SLOT
 
 if TYPE_CHECKING:
     from ib_futures.core.config import FuturesConfig
-    from ib_futures.core.pacing import HistoricalPacer
+    from ib_futures.core.pacing import HistoricalPacer, PacingLimits
     from ib_futures.ib.gateway import GatewayConnection
     from ib_futures.ib.settings import GatewaySettings
     from ib_futures.lake.storage import StorageOptions
 
 __all__ = [
     "BackfillInputError",
+    "describe",
     "fill_groups",
+    "plan_for",
     "plan_range",
+    "remaining",
     "repair_range",
     "repair_range_sync",
     "stored_keys",
@@ -212,8 +215,8 @@ async def repair_range(
     lake_uri: str,
     storage_options: StorageOptions | None = None,
     gateway_connection: GatewaySettings | GatewayConnection,
-    start: Any,
-    end: Any,
+    start: Any = None,
+    end: Any = None,
     symbols: Sequence[str] | str | None = None,
     pacer: HistoricalPacer | None = None,
     dry_run: bool = False,
@@ -226,8 +229,9 @@ async def repair_range(
     :param storage_options: object-store options for the lake
     :param gateway_connection: ``GatewaySettings`` (a connection is opened and closed here) or
         an open ``GatewayConnection`` (used as it is, left open)
-    :param start: first slot (ISO-8601 string, date or aware datetime; naive means UTC)
-    :param end: end of the range, exclusive; clipped to the gateway's present
+    :param start: first slot (ISO-8601 string, date or aware datetime; naive means UTC);
+        None: ``repair.lookback_days`` before the gateway's present (the gap repair)
+    :param end: end of the range, exclusive; None or later: the gateway's present
     :param symbols: instruments (default: ``collection.instruments``)
     :param pacer: the shared historical pacer (default: the in-process ``default_pacer()``)
     :param dry_run: plan only: the summary lists the groups and the pacing time; nothing is
@@ -247,35 +251,82 @@ async def repair_range(
                              pacer, dry_run, source)  # fmt: skip
 
 
+async def plan_for(
+    cfg: FuturesConfig,
+    gateway: GatewayConnection,
+    lake_uri: str,
+    storage_options: StorageOptions | None,
+    start: Any,
+    end: Any,
+    symbols: Sequence[str] | str | None,
+    limits: PacingLimits | None = None,
+) -> tuple[dict[str, Any], Plan]:
+    """Validate against the gateway's clock and plan: ``(summary, plan)``; no history asked.
+
+    ``start=None`` means ``repair.lookback_days`` before the gateway's present, ``end=None``
+    the present.
+    """
+    now = await _gateway_now(gateway)
+    if start is None:
+        start = now - timedelta(days=cfg.repair.lookback_days)
+    lo, hi, chosen = validate_range(start, now if end is None else end, symbols, cfg, now)
+    # a slot is asked for once the bar starting there is complete (a session's first slot)
+    hi = max(lo, min(hi, now - SLOT))
+    plan = await asyncio.to_thread(plan_range, cfg, lake_uri, lo, hi, chosen, storage_options)
+    summary: dict[str, Any] = {
+        "start": lo.isoformat(), "end": hi.isoformat(), "symbols": chosen,
+        "gateway_now": now.isoformat(), "plan": plan.summary(limits),
+    }  # fmt: skip
+    log.info("backfill %s .. %s %s: %s", lo.isoformat(), hi.isoformat(), chosen, summary["plan"])
+    return summary, plan
+
+
 async def _repair(
     cfg: FuturesConfig, gateway: GatewayConnection, lake_uri: str,
     storage_options: StorageOptions | None, start: Any, end: Any,
     symbols: Sequence[str] | str | None, pacer: HistoricalPacer | None, dry_run: bool,
     source: str | None,
 ) -> dict[str, Any]:  # fmt: skip
-    now = await _gateway_now(gateway)
-    # a slot is asked for only once the bar ending there is complete
-    lo, hi, chosen = validate_range(start, end, symbols, cfg, now)
-    hi = min(hi, now - SLOT)
-    plan = await asyncio.to_thread(plan_range, cfg, lake_uri, lo, hi, chosen, storage_options)
     limits = pacer.limits if pacer is not None else None
-    summary: dict[str, Any] = {
-        "start": lo.isoformat(), "end": hi.isoformat(), "symbols": chosen, "dry_run": dry_run,
-        "plan": plan.summary(limits),
-    }  # fmt: skip
-    log.info("backfill %s .. %s %s: %s", lo.isoformat(), hi.isoformat(), chosen, summary["plan"])
+    summary, plan = await plan_for(
+        cfg, gateway, lake_uri, storage_options, start, end, symbols, limits
+    )
+    summary["dry_run"] = dry_run
     if dry_run:
-        summary["groups"] = [_describe(g) for g in plan.groups]
+        summary["groups"] = [describe(g) for g in plan.groups]
         return summary
     summary.update(await fill_groups(cfg, gateway, plan.groups, lake_uri=lake_uri,
                                      storage_options=storage_options, pacer=pacer, source=source))  # fmt: skip
-    after = await asyncio.to_thread(plan_range, cfg, lake_uri, lo, hi, chosen, storage_options)
-    summary["still_missing"] = after.missing
-    summary["known_unfillable"] = after.unfillable
+    lo, hi = datetime.fromisoformat(summary["start"]), datetime.fromisoformat(summary["end"])
+    summary.update(await asyncio.to_thread(
+        remaining, cfg, lake_uri, lo, hi, summary["symbols"], storage_options))  # fmt: skip
     return summary
 
 
-def _describe(group: RequestGroup) -> dict[str, Any]:
+def remaining(
+    cfg: FuturesConfig,
+    lake_uri: str,
+    start: datetime,
+    end: datetime,
+    symbols: Sequence[str],
+    storage_options: StorageOptions | None = None,
+) -> dict[str, Any]:
+    """What is left in ``[start, end)``: missing slots, and the known-unfillable by reason."""
+    from ib_futures.lake.readers import read_unfillable
+
+    if end <= start:
+        return {"still_missing": 0, "known_unfillable": 0, "unfillable_by_reason": {}}
+    after = plan_range(cfg, lake_uri, start, end, symbols, storage_options)
+    known = read_unfillable(lake_uri, symbols, start, end, storage_options)
+    return {
+        "still_missing": after.missing,
+        "still_missing_by_symbol": dict(Counter(g.symbol for g in after.groups for _ in g.slots)),
+        "known_unfillable": after.unfillable,
+        "unfillable_by_reason": dict(Counter(known["reason"].to_list())),
+    }
+
+
+def describe(group: RequestGroup) -> dict[str, Any]:
     return {
         "symbol": group.symbol, "contract": group.contract, "fields": list(group.fields),
         "end": group.end.isoformat(), "duration": group.duration, "slots": len(group.slots),

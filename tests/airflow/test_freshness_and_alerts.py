@@ -93,7 +93,7 @@ def test_slots_recorded_unfillable_are_known_gaps_not_missed(tmp_path):
              "local_symbol": "ESZ6", "reason": "no_bar", "ib_code": None, "message": "no bar",
              "recorded_ts": TUE_10, "source": "test"} for t in gaps]  # fmt: skip
     merge_rows(table_uri(lake, UNFILLABLE.name), UNFILLABLE, rows)
-    at = TUE_10 + timedelta(minutes=35)
+    at = TUE_10 + timedelta(minutes=40)  # due: 10:05 to 10:30 ET
     (es,) = check_lake(CFG, at, lake_uri=lake, symbols=["ES"]).symbols
     assert (es.missed_slots, es.known_unfillable) == (0, 6)
     (es,) = check_lake(CFG, at + timedelta(minutes=30), lake_uri=lake, symbols=["ES"]).symbols

@@ -145,7 +145,12 @@ async def fetch_group(
 ) -> GroupResult:
     """The rows of ``group``'s slots from one paced request per bar field."""
     from ib_futures.ib.contracts import ContractResolutionError
-    from ib_futures.ib.slot_history import BarValue, snapshot_from_values, value_at_slot
+    from ib_futures.ib.slot_history import (
+        BarValue,
+        bars_by_start,
+        snapshot_from_values,
+        value_in_index,
+    )
 
     result = GroupResult()
     try:
@@ -177,10 +182,11 @@ async def fetch_group(
         _mark(result, group, "; ".join(errors), rc.local_symbol)
         return result
     now = datetime.now(UTC)
+    indexed = {what: bars_by_start(series) for what, series in bars.items()}
     for s in group.slots:
         values: dict[str, BarValue] = {}
-        for what, series in bars.items():
-            found = value_at_slot(series, s)
+        for what, index in indexed.items():
+            found = value_in_index(index, s)
             if found is not None:
                 values[what] = found
         if values:

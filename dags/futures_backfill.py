@@ -59,7 +59,7 @@ with DAG(
             "",
             type="string",
             description="First slot, ISO-8601 (e.g. 2026-11-02 or "
-            "2026-11-02T14:30:00Z); UTC when no offset is given.",
+            "2026-11-02T14:30:00Z); UTC when no offset is given; empty: repair.lookback_days ago.",
         ),
         "end": Param("", type="string", description="End of the range (exclusive); empty: now."),
         "instruments": Param(

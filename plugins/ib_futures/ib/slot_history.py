@@ -56,7 +56,16 @@ class BarValue:
 
 def value_at_slot(bars: Sequence[Any], slot: datetime) -> BarValue | None:
     """The close of the bar ending at ``slot``, else the open of the bar starting there."""
-    by_start = {bar_start(b): b for b in bars}
+    return value_in_index(bars_by_start(bars), slot)
+
+
+def bars_by_start(bars: Sequence[Any]) -> dict[datetime, Any]:
+    """IB's bars keyed by their start (UTC): built once for many slots."""
+    return {bar_start(b): b for b in bars}
+
+
+def value_in_index(by_start: dict[datetime, Any], slot: datetime) -> BarValue | None:
+    """:func:`value_at_slot` over bars already keyed by their start."""
     ending = by_start.get(slot - SLOT)
     if ending is not None and (close := clean_price(ending.close)) is not None:
         return BarValue(close, "close")
@@ -105,6 +114,14 @@ async def history_snapshot(
         raise HistoryUnavailable(
             f"{rc.symbol} ({rc.local_symbol}) slot {slot.isoformat()}: no historical value: {why}"
         )
+    return snapshot_from_values(rc, slot, values, collected_ts)
+
+
+def snapshot_from_values(
+    rc: ResolvedContract, slot: datetime, values: dict[str, BarValue], collected_ts: datetime
+) -> Snapshot:
+    """The history row for ``slot`` from its bar values by field (at least one of
+    ``MIDPOINT``, ``TRADES``); shared with the backfill (``ib.bulk_history``)."""
     mid, trades = values.get("MIDPOINT"), values.get("TRADES")
     primary_field, primary = ("midpoint", mid) if mid is not None else ("trades", trades)
     assert primary is not None

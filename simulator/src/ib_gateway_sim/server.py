@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from .journal import Journal
 from .pacing import HistoricalPacer, PacingLimits
 from .prices import PriceModel, PriceModelConfig
 from .scenario import Scenario, ScheduledEvent
+from .truth import TruthLog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,6 +50,8 @@ class GatewaySimulator:
     :param expired_retention_days: how long after its last trade an expired future's bars
         stay available (IB: about two years); beyond it history answers 162 "HMDS query
         returned no data" naming the contract, which contract details still list for a year.
+    :param truth_log: a JSON-lines file to append every served quote and bar to (the ground
+        truth, :mod:`.truth`); None keeps none.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class GatewaySimulator:
         stream_interval: float = 0.5,
         scenario: Scenario | None = None,
         expired_retention_days: int = DEFAULT_EXPIRED_RETENTION_DAYS,
+        truth_log: str | Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -75,6 +80,7 @@ class GatewaySimulator:
         self.book = ContractBook(expired_retention_days)
         self.faults = FaultPlan()
         self.journal = Journal()
+        self.truth = TruthLog(truth_log) if truth_log is not None else None
         self.pacer = HistoricalPacer(pacing)
         self.accounts = list(accounts)
         self.bar_zone = ZoneInfo(bar_timezone)
@@ -112,6 +118,8 @@ class GatewaySimulator:
         for session in list(self._sessions):
             session.close()
         await asyncio.sleep(0)
+        if self.truth is not None:
+            self.truth.close()
 
     async def __aenter__(self) -> GatewaySimulator:
         return await self.start()

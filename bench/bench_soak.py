@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from soak.audit import audit  # noqa: E402
-from soak.plan import DEFAULT_START  # noqa: E402
-from soak.report import figures  # noqa: E402
-from soak.run import run_soak  # noqa: E402
+from soak.audit import audit
+from soak.plan import DEFAULT_START
+from soak.report import figures
+from soak.run import run_soak
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,6 +114,9 @@ with DAG(
         instruments="{{ params.instruments }}",
         ib_conn_id="ib_default",
         pool="ib_gateway",
+        # outranks the backfill and repair tasks (priority 1) for the pool's slot
+        priority_weight=100,
+        weight_rule="absolute",
     )
     # The lake (and its credentials) is resolved by the tasks in the worker: lake connection
     # delta_lake_default, else IB_FUTURES_LAKE_URI, else the config (DeltaLakeHook).

@@ -40,11 +40,13 @@ from ib_futures.core.config_sections import (
     SYMBOL_PATTERN,
     AlertsConfig,
     AnalysisSettings,
+    BackfillConfig,
     CollectionConfig,
     ExtraClosure,
     HistoryPacingConfig,
     InstrumentSpec,
     NotifierConfig,
+    RepairConfig,
     RetentionConfig,
     RollConfig,
     SessionConfig,
@@ -61,6 +63,7 @@ __all__ = [
     "CONFIG_FILENAME",
     "AlertsConfig",
     "AnalysisSettings",
+    "BackfillConfig",
     "CollectionConfig",
     "ConfigError",
     "ExtraClosure",
@@ -68,6 +71,7 @@ __all__ = [
     "HistoryPacingConfig",
     "InstrumentSpec",
     "NotifierConfig",
+    "RepairConfig",
     "RetentionConfig",
     "RollConfig",
     "SessionConfig",
@@ -93,6 +97,8 @@ class FuturesConfig(StrictModel):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    backfill: BackfillConfig = Field(default_factory=BackfillConfig)
+    repair: RepairConfig = Field(default_factory=RepairConfig)
 
     _source: Path | None = PrivateAttr(default=None)
 

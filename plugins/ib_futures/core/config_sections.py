@@ -334,6 +334,24 @@ class AlertsConfig(StrictModel):
     notifier: NotifierConfig = Field(default_factory=NotifierConfig)
 
 
+class BackfillConfig(StrictModel):
+    """``backfill``: how missing slots are asked of IB's history (``futures_backfill``)."""
+
+    #: IB ``durationStr`` one request may span (5-minute bars: IB allows up to 1 W)
+    request_window: Literal["1 D", "2 D", "3 D", "4 D", "5 D", "1 W"] = "1 W"
+    #: the oldest slot a backfill may ask for, in days before now (IB keeps expired futures
+    #: about two years)
+    max_age_days: int = Field(default=730, ge=1, le=3650)
+    #: most request groups one backfill task fetches (bounds its ib_gateway pool-slot hold)
+    groups_per_task: int = Field(default=1, ge=1, le=100)
+
+
+class RepairConfig(StrictModel):
+    """``repair``: the automatic gap repair after each CME session close."""
+
+    lookback_days: int = Field(default=7, ge=1, le=60)
+
+
 class AnalysisSettings(StrictModel):
     """``analysis``: the weekly futures/ETF study; the one model its code reads.
 

@@ -105,6 +105,14 @@ async def history_snapshot(
         raise HistoryUnavailable(
             f"{rc.symbol} ({rc.local_symbol}) slot {slot.isoformat()}: no historical value: {why}"
         )
+    return snapshot_from_values(rc, slot, values, collected_ts)
+
+
+def snapshot_from_values(
+    rc: ResolvedContract, slot: datetime, values: dict[str, BarValue], collected_ts: datetime
+) -> Snapshot:
+    """The history row for ``slot`` from its bar values by field (at least one of
+    ``MIDPOINT``, ``TRADES``); shared with the backfill (``ib.bulk_history``)."""
     mid, trades = values.get("MIDPOINT"), values.get("TRADES")
     primary_field, primary = ("midpoint", mid) if mid is not None else ("trades", trades)
     assert primary is not None

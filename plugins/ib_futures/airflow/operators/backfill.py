@@ -1,0 +1,167 @@
+"""The ``futures_backfill`` and ``futures_gap_repair`` tasks: thin shells over
+:mod:`ib_futures.backfill` (the same code the soak harness and the demo call directly).
+
+* :class:`BackfillPlanOperator` (``plan``): validates the parameters against the gateway's
+  clock (the gateway is asked for its time only), plans the request groups and returns them
+  in batches, one batch per mapped ``fetch`` task; the plan's summary goes to XCom ``plan``.
+  ``dry_run``: logs the groups and the pacing time and returns no batch (no fetch runs).
+* :class:`BackfillFetchOperator` (``fetch``, mapped): fetches one batch through the shared
+  pacer and merges it. It runs in the ``ib_gateway`` pool at the lowest priority, and a batch
+  is ``backfill.groups_per_task`` groups (default one: two requests), so a fetch task holds
+  the pool slot for at most those requests' pacing waits; ``collect`` outranks it.
+* :class:`BackfillSummaryOperator` (``summary``): what is left of the range, from the lake
+  (missing, known unfillable by reason), plus what the fetch tasks reported; pushed to XCom,
+  logged, and with ``notify=True`` (the gap repair) sent through the configured notifier
+  when anything stays missing or unfillable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from ib_futures.airflow.operators.base import LakeBaseOperator, as_bool, lake_template_fields
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from ib_futures.airflow.hooks.ib import IBHook
+
+
+class _GatewayMixin(LakeBaseOperator):
+    def __init__(self, *, ib_conn_id: str = "ib_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ib_conn_id = ib_conn_id
+
+    @cached_property
+    def ib_hook(self) -> IBHook:
+        from ib_futures.airflow.hooks.ib import IBHook
+
+        # a week of 5-minute bars takes IB longer than a quote: a longer default timeout
+        return IBHook(self.ib_conn_id, defaults={"request_timeout": 60.0})
+
+
+class BackfillPlanOperator(_GatewayMixin):
+    """Plan a backfill of ``[start, end)`` (ISO-8601; ``start=None``: the last
+    ``repair.lookback_days``; ``end=None``: now) for ``instruments`` (default: the collected
+    ones). Bad input fails the task before any historical request, naming the parameter.
+
+    :return: the batches of request groups (JSON), one per ``fetch`` task; none on a dry run
+    """
+
+    template_fields: Sequence[str] = lake_template_fields(
+        "start", "end", "instruments", "dry_run_flag", "ib_conn_id"
+    )
+
+    def __init__(self, *, start: str | None = None, end: str | None = None,
+                 instruments: list[str] | str | None = None, dry_run: Any = False,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(**kwargs)
+        # BaseOperator already has a dry_run() method: the flag lives under another name
+        self.start, self.end, self.instruments = start, end, instruments
+        self.dry_run_flag = dry_run
+
+    def execute(self, context: Context) -> list[list[dict[str, Any]]]:
+        from ib_futures.airflow.pacing import history_pacer
+        from ib_futures.backfill import describe, plan_for
+
+        cfg, lake = self.config, self.lake
+        start, end = self.start or None, self.end or None
+        limits = history_pacer(cfg).limits
+        summary, plan = self.ib_hook.run(lambda gw: plan_for(
+            cfg, gw, lake.uri, lake.storage_options, start, end, self.instruments or None, limits
+        ))  # fmt: skip
+        dry = as_bool(self.dry_run_flag, "dry_run")
+        summary["dry_run"] = dry
+        context["ti"].xcom_push(key="plan", value=summary)
+        for g in plan.groups:
+            self.log.info("%s %s", "would request" if dry else "to request", describe(g))
+        if dry:
+            self.log.info("dry run: %s; nothing requested", summary["plan"])
+            return []
+        size = cfg.backfill.groups_per_task
+        dicts = [g.to_dict() for g in plan.groups]
+        return [dicts[i : i + size] for i in range(0, len(dicts), size)]
+
+
+class BackfillFetchOperator(_GatewayMixin):
+    """Fetch and store one batch of request groups (``groups``: JSON, mapped).
+
+    :return: the batch's counts (requests, slots filled, rows inserted, unfillable, failed)
+    """
+
+    template_fields: Sequence[str] = lake_template_fields("groups", "ib_conn_id")
+
+    def __init__(self, *, groups: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.groups = groups
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from ib_futures.airflow.operators.base import task_source
+        from ib_futures.airflow.pacing import history_pacer
+        from ib_futures.backfill import fill_groups
+        from ib_futures.core.backfill import RequestGroup
+
+        cfg, lake, source = self.config, self.lake, task_source(context)
+        groups = [RequestGroup.from_dict(g) for g in self.groups]
+        pacer = history_pacer(cfg)
+        result = self.ib_hook.run(lambda gw: fill_groups(
+            cfg, gw, groups, lake_uri=lake.uri, storage_options=lake.storage_options,
+            pacer=pacer, source=source,
+        ))  # fmt: skip
+        self.log.info("batch done: %s", result)
+        return result
+
+
+class BackfillSummaryOperator(LakeBaseOperator):
+    """Summarise the range the ``plan`` task planned; alert (``notify``) when slots stay
+    missing or unfillable. The lake arguments are :class:`LakeBaseOperator`'s.
+
+    :return: the summary (XCom)
+    """
+
+    template_fields: Sequence[str] = lake_template_fields()
+
+    def __init__(self, *, plan_task_id: str = "plan", fetch_task_id: str = "fetch",
+                 notify: bool = False, **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(**kwargs)
+        self.plan_task_id, self.fetch_task_id, self.notify = plan_task_id, fetch_task_id, notify
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from datetime import datetime
+
+        from ib_futures.airflow.callbacks import notify_settings, send_alert
+        from ib_futures.backfill import remaining
+
+        ti = context["ti"]
+        planned = ti.xcom_pull(task_ids=self.plan_task_id, key="plan")
+        if not planned:
+            raise RuntimeError(f"no plan in XCom of task {self.plan_task_id!r}")
+        lo, hi = datetime.fromisoformat(planned["start"]), datetime.fromisoformat(planned["end"])
+        summary = {**planned, **_fetched(ti, self.plan_task_id, self.fetch_task_id)}
+        summary.update(remaining(self.config, self.lake.uri, lo, hi, planned["symbols"],
+                                 self.lake.storage_options))  # fmt: skip
+        self.log.info("summary: %s", summary)
+        left = summary["still_missing"] + summary["known_unfillable"]
+        if self.notify and left and not planned.get("dry_run"):
+            send_alert(f"gap repair: {left} slots stay missing", summary,
+                       **notify_settings(self.config))  # fmt: skip
+        return summary
+
+
+def _fetched(ti: Any, plan_task_id: str, task_id: str) -> dict[str, Any]:
+    """The fetch tasks' counts added up (a fetch task that did not finish counts nothing)."""
+    batches = ti.xcom_pull(task_ids=plan_task_id, key="return_value") or []
+    parts: list[dict[str, Any]] = []
+    for index in range(len(batches)):
+        try:
+            pulled = ti.xcom_pull(task_ids=task_id, map_indexes=index)
+        except Exception:  # that fetch task failed: no result
+            pulled = None
+        if isinstance(pulled, dict):
+            parts.append(pulled)
+    keys = ("historical_requests", "slots_filled", "rows_inserted", "slots_unfillable",
+            "slots_failed")  # fmt: skip
+    counts = {k: sum(int(p.get(k, 0)) for p in parts) for k in keys}
+    return counts | {"fetch_tasks": len(batches), "fetch_tasks_done": len(parts)}

@@ -2,9 +2,11 @@
 nor recorded unfillable is asked of IB's history; what IB cannot give is recorded in
 ``unfillable_slots`` with its reason, and alerted.
 
-:func:`repair` calls the product's repair (``ib_futures.backfill``) when it is installed;
-until then :func:`repair_by_slot` does the same with the collector's own history path
-(``collect_slot`` for a slot the gateway's clock has passed fills it from IB's bars).
+:func:`repair` is the product's repair, ``ib_futures.backfill.repair_range`` (what the
+``futures_gap_repair`` DAG runs), with the alert its summary task sends: when slots of the
+window stay missing or unfillable, every unfillable slot of the window is in the alert.
+:func:`repair_by_slot` is the harness's own, slot by slot through the collector's history
+path (``--repair by-slot``): a cross-check of the product's grouping.
 """
 
 from __future__ import annotations
@@ -122,7 +124,34 @@ def repair_by_slot(gw: Gateway, cfg: FuturesConfig, lake: str, start: datetime, 
     return outcome
 
 
+async def _product_repair(gw: Gateway, cfg: FuturesConfig, lake: str, start: datetime,
+                          end: datetime) -> dict[str, Any]:  # fmt: skip
+    from ib_futures.backfill import repair_range
+
+    async with connect_gateway(gw.settings, lease_dir=gw.lease_dir) as gateway:
+        return await repair_range(cfg, lake_uri=lake, gateway_connection=gateway, start=start,
+                                  end=end, pacer=gw.pacer, source="soak/gap_repair")  # fmt: skip
+
+
 def repair(gw: Gateway, cfg: FuturesConfig, lake: str, start: datetime, end: datetime,
-           alert: Alert) -> RepairOutcome:  # fmt: skip
+           alert: Alert, *, by_slot: bool = False) -> RepairOutcome:  # fmt: skip
     """The daily gap repair of ``[start, end)`` (see the module docstring)."""
-    return repair_by_slot(gw, cfg, lake, start, end, alert)
+    if by_slot:
+        return repair_by_slot(gw, cfg, lake, start, end, alert)
+    outcome = RepairOutcome(start, end)
+    if end <= start:
+        return outcome
+    try:
+        summary = asyncio.run(_product_repair(gw, cfg, lake, start, end))
+    except Exception as exc:  # the gateway is down: the next repair covers the window again
+        outcome.error = f"{type(exc).__name__}: {exc}"
+        return outcome
+    outcome.missing = int(summary.get("plan", {}).get("missing_slots", 0) or 0)
+    outcome.filled = int(summary.get("slots_filled", 0) or 0)
+    if summary.get("still_missing", 0) + summary.get("known_unfillable", 0):
+        known = read_unfillable(lake, list(cfg.collection.instruments), start, end)
+        for row in known.iter_rows(named=True):
+            slot = row["bucket_ts"].astimezone(UTC)
+            outcome.unfillable.append((row["symbol"], slot, row["reason"]))
+            alert(row["symbol"], slot, row["reason"])
+    return outcome

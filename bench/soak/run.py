@@ -148,6 +148,9 @@ class Soak:
             self._maintain(slot)
         if local.time() == dtime(0, 0):
             self.run.rss_mb.append(_rss_mb())
+            print(f"soak: {local:%a %Y-%m-%d} ET, {len(self.run.outcomes)} slots collected, "
+                  f"{len(self.run.fault_log)} faults, rss {self.run.rss_mb[-1]:.0f} MB",
+                  flush=True)  # fmt: skip
 
     def _repair(self, until: datetime) -> None:
         if not self.sim.listening:

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = load_config()
     symbols = {s: cfg.instruments[s].asset_class for s in cfg.collection.instruments}
-    result = audit(run.lake, run.truth_log, symbols, run.plan.start, run.plan.end, run.alerts,
+    result = audit(run.lake, run.truth_log, symbols, run.audit_start, run.plan.end, run.alerts,
                    run.maintenance, cfg.collection.etf_hours)  # fmt: skip
     report = figures(run, result)
     print(report["markdown"])

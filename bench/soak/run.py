@@ -34,6 +34,8 @@ from .repair import RepairOutcome, repair
 from .tasks import Gateway, SlotOutcome, run_slot
 
 SNAPSHOT_TABLES = ("futures_snapshots", "spot_snapshots")
+#: filled from history before the first slot (the audit covers it too)
+PREFILL = timedelta(days=4)
 REPAIR_AT = dtime(18, 30)  # ET, daily: after the CME close and the halt
 MAINTAIN_AT = (5, dtime(12, 0))  # Saturday noon ET
 
@@ -53,6 +55,11 @@ class SoakRun:
     slots_total: int = 0
     wall_s: float = 0.0
     events: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def audit_start(self) -> datetime:
+        """The audit covers the prefilled days too."""
+        return self.plan.start - PREFILL
 
 
 def _rss_mb() -> float:
@@ -165,6 +172,13 @@ class Soak:
         if outcome.error is None:
             self.repaired_until = until
 
+    def prefill(self) -> None:
+        """Fill the days before the first slot from IB's bars, as a deployment's first
+        backfill does: the change metrics then find the previous close in the lake instead of
+        asking IB for a day of bars every slot."""
+        self.repaired_until = self.plan.start - PREFILL
+        self._repair(self.plan.start)
+
     def _maintain(self, slot: datetime) -> None:
         import polars as pl
 
@@ -193,6 +207,7 @@ def run_soak(workdir: Path, days: float = 35, seed: int = 7, start: datetime | N
     started = time.monotonic()
     soak = Soak(workdir, days, seed, start or DEFAULT_START, **kwargs)
     try:
+        soak.prefill()
         slots = soak.plan.slots()
         for slot in slots:
             soak.step(slot)

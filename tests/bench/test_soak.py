@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ib_futures.core.config import load_config  # noqa: E402
 from ib_futures.lake.storage import table_uri  # noqa: E402
-from soak.audit import audit  # noqa: E402
+from soak.audit import audit, expected_keys  # noqa: E402
 from soak.run import SoakRun, run_soak  # noqa: E402
 
 START = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # Thanksgiving, 10:00 ET
@@ -32,7 +32,7 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> SoakRun:
 def _audit(run: SoakRun) -> object:
     cfg = load_config()
     symbols = {s: cfg.instruments[s].asset_class for s in cfg.collection.instruments}
-    return audit(run.lake, run.truth_log, symbols, run.plan.start, run.plan.end, run.alerts,
+    return audit(run.lake, run.truth_log, symbols, run.audit_start, run.plan.end, run.alerts,
                  run.maintenance)  # fmt: skip
 
 
@@ -42,8 +42,11 @@ def test_the_short_soak_loses_duplicates_and_invents_nothing(soak: SoakRun) -> N
                        result.duplicated[:5], result.unalerted[:5])  # fmt: skip
     assert soak.events["gateway restart"] == 1 and soak.events["outage"] >= 1
     assert len(soak.fault_log) >= 5
-    # NYSE is closed on Thanksgiving: futures only, 10:00-13:00 and 18:00-19:00 ET.
-    assert result.expected == 3 * (36 + 12)
+    # NYSE is closed on Thanksgiving: futures only, 10:00-13:00 and 18:00-19:00 ET; the four
+    # days before are prefilled from history and audited too.
+    symbols = {s: load_config().instruments[s].asset_class for s in load_config().collection.instruments}
+    assert len(expected_keys(symbols, START, soak.plan.end)) == 3 * (36 + 12)
+    assert result.expected > 3 * (36 + 12)
     assert result.rows_history > 0 and result.rows_live > 0  # the outage was repaired from bars
 
 

@@ -73,28 +73,22 @@ def _stack(workdir: Path, port: int) -> Any:
     })  # fmt: skip
 
 
-def _event_slots(n: int) -> dict[int, str]:
+def _event_slots(n: int, events: tuple[str, ...] = EVENTS) -> dict[int, str]:
     """Which run meets which event: spread over the soak, never the first run."""
-    if n < len(EVENTS) + 1:
-        raise ValueError(f"--slots must be at least {len(EVENTS) + 1}, got {n}")
-    step = max(1, (n - 1) // len(EVENTS))
-    return {1 + i * step: e for i, e in enumerate(EVENTS)}
+    if n < len(events) + 1:
+        raise ValueError(f"--slots must be at least {len(events) + 1}, got {n}")
+    step = max(1, (n - 1) // len(events))
+    return {1 + i * step: e for i, e in enumerate(events)}
 
 
-def _gateway_task_pids(home: Path, port: int) -> list[int]:
-    """Processes of this stack holding a connection to the gateway: the collect task."""
+def _gateway_task_pids(sim: SimulatorThread) -> list[int]:
+    """Processes holding a connection to the gateway (the collect task), by the client
+    sockets' ports the simulator sees."""
     import psutil
 
-    found = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if proc.environ().get("AIRFLOW_HOME") != str(home):
-                continue
-            if any(c.raddr and c.raddr.port == port for c in proc.net_connections("tcp")):
-                found.append(proc.pid)
-        except (psutil.Error, OSError):
-            continue
-    return found
+    ports = {port for _host, port in sim.client_peers()}
+    return sorted({c.pid for c in psutil.net_connections("tcp")
+                   if c.pid and c.pid != os.getpid() and c.laddr and c.laddr.port in ports})  # fmt: skip
 
 
 def _drop_db_connections(db_name: str) -> None:
@@ -131,7 +125,7 @@ def _event(name: str, stack: Any, sim: SimulatorThread, run_id: str) -> str:
         pids: list[int] = []
         end = time.monotonic() + 60
         while not pids and time.monotonic() < end:
-            pids = _gateway_task_pids(stack.home, sim.port)
+            pids = _gateway_task_pids(sim)
             time.sleep(0.1)
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
@@ -208,18 +202,19 @@ def _deadline_check(soak: AirflowSoak, journal: Path) -> None:
 
 
 def run_airflow_soak(workdir: Path, slots: int = 100, seed: int = 7, fault_every: int = 20,
-                     first_slot: datetime = FIRST_SLOT) -> AirflowSoak:  # fmt: skip
+                     first_slot: datetime = FIRST_SLOT,
+                     events: tuple[str, ...] = EVENTS) -> AirflowSoak:  # fmt: skip
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     chosen = [first_slot + timedelta(minutes=5 * i) for i in range(slots)]
-    soak, rng, events = AirflowSoak(chosen), random.Random(seed), _event_slots(slots)
+    soak, rng, planned = AirflowSoak(chosen), random.Random(seed), _event_slots(slots, events)
     truth = workdir / "served.jsonl"
     with SimulatorThread(start=first_slot, seed=seed, frozen=True, truth_log=truth) as sim:
         with _stack(workdir, sim.port) as stack:
             stack.wait_for_dag(DAG_ID)
             stack.unpause(DAG_ID)
             for i, slot in enumerate(chosen):
-                event = events.get(i)
+                event = planned.get(i)
                 fault = _fault(sim, rng) if event is None and rng.random() < 1 / fault_every else None
                 if fault:
                     soak.faults.append((slot, fault))

@@ -79,3 +79,9 @@ def test_read_truth_names_a_bad_line(tmp_path: Path) -> None:
         list(read_truth(path))
     path.write_text('{"kind": "quote"}\n{"kind": "ba')  # cut short by a kill: skipped
     assert [r["kind"] for r in read_truth(path)] == ["quote"]
+
+
+def test_client_peers_name_the_connected_sockets(ib_simulator: SimulatorThread, ib_client: IB) -> None:
+    [(host, port)] = ib_simulator.client_peers()
+    sock = ib_client.client.conn.transport.get_extra_info("sockname")  # type: ignore[union-attr]
+    assert (host, port) == (sock[0], sock[1])

@@ -165,6 +165,16 @@ class GatewaySimulator:
         if session.client_id is not None and self._clients.get(session.client_id) is session:
             del self._clients[session.client_id]
 
+    def client_peers(self) -> list[tuple[str, int]]:
+        """``(host, port)`` of each connected client's socket: which process holds a connection
+        (e.g. to kill the one talking to the gateway)."""
+        peers = []
+        for session in list(self._sessions):
+            peer = session.writer.get_extra_info("peername")
+            if not session.closed and peer is not None:
+                peers.append((str(peer[0]), int(peer[1])))
+        return peers
+
     @property
     def client_ids(self) -> list[int]:
         """Client ids of the connections currently up."""

@@ -154,6 +154,9 @@ class Soak:
         if (local.weekday(), local.time()) == MAINTAIN_AT:
             self._maintain(slot)
         if local.time() == dtime(0, 0):
+            # The simulator's request journal (a test tool kept in memory) would otherwise grow
+            # with every request and hide what the collector's memory does.
+            self.sim.journal.clear()
             self.run.rss_mb.append(_rss_mb())
             print(f"soak: {local:%a %Y-%m-%d} ET, {len(self.run.outcomes)} slots collected, "
                   f"{len(self.run.fault_log)} faults, rss {self.run.rss_mb[-1]:.0f} MB",

@@ -5,7 +5,8 @@ Options: ``--start ISO-8601`` (simulated clock start, default now; the clock the
 time), ``--seed N`` (price model), ``--scenario FILE`` (JSON/YAML faults and events, see
 ``scenario.py``), ``--frozen`` (stop the clock at the start), ``--no-pacing``,
 ``--not-permissioned SYMBOL`` (repeatable), ``--expired-retention-days N`` (how long an
-expired future's bars stay available, default 730), ``--log-level``. Prints
+expired future's bars stay available, default 730), ``--truth-log PATH`` (append every
+served quote and bar to a JSON-lines file, kept across restarts), ``--log-level``. Prints
 ``IB Gateway simulator listening on HOST:PORT ...`` once it accepts connections and runs until
 SIGINT/SIGTERM.
 """
@@ -54,6 +55,10 @@ def build_parser(prog: str = "python -m ib_gateway_sim") -> argparse.ArgumentPar
         help=f"days after its last trade an expired future keeps its bars (default "
         f"{DEFAULT_EXPIRED_RETENTION_DAYS}, IB's about two years); later requests answer 162",
     )
+    parser.add_argument(
+        "--truth-log", metavar="PATH",
+        help="append every served quote and bar to this JSON-lines file (the ground truth)",
+    )
     parser.add_argument("--log-level", default="WARNING")
     return parser
 
@@ -73,7 +78,7 @@ def make_simulator(args: argparse.Namespace) -> GatewaySimulator:
         args.host, args.port, start, seed, frozen=frozen,
         not_permissioned=args.not_permissioned, pacing=pacing,
         price_config=scenario.price_config(seed), scenario=scenario,
-        expired_retention_days=retention,
+        expired_retention_days=retention, truth_log=args.truth_log,
     )
 
 

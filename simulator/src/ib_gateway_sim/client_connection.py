@@ -238,6 +238,8 @@ class ClientConnection:
     async def gate(self, kind: str, symbol: str | None, entry: JournalEntry) -> bool:
         """Apply fault rules to a request; False means it must not be answered normally."""
         decision = self.sim.faults.decide(kind, symbol, self.client_id)
+        for code, message in decision.notices:
+            self.error(-1, code, message)
         if decision.delay > 0:
             entry.detail = f"delayed {decision.delay:g}s"
             entry.outcome = "delaying"

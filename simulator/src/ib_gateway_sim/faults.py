@@ -10,6 +10,8 @@ and then does one thing:
 * ``hang``: swallow the request (no answer ever).
 * ``drop``: close the client's socket as the request arrives.
 * ``delay``: add latency (seconds) before the request is answered; combines with the others.
+* ``notice``: send the client IB notice ``code`` (1100, 1101, 1102: connectivity lost or
+  restored) as the request arrives, then answer it; combines with the others.
 
 ``times`` limits how often a rule fires (None = always). Connection-level faults (refusing
 connections, broadcasting 1100/1101/1102, dropping every client) are methods of the simulator.
@@ -21,8 +23,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-FaultAction = Literal["error", "hang", "drop", "delay"]
-FAULT_ACTIONS: tuple[str, ...] = ("error", "hang", "drop", "delay")
+FaultAction = Literal["error", "hang", "drop", "delay", "notice"]
+FAULT_ACTIONS: tuple[str, ...] = ("error", "hang", "drop", "delay", "notice")
 
 #: IB's texts for the codes tests inject (TWS API "Message Codes").
 ERROR_MESSAGES: dict[int, str] = {
@@ -64,8 +66,8 @@ class FaultRule:
     def __post_init__(self) -> None:
         if self.action not in FAULT_ACTIONS:
             raise ValueError(f"unknown fault action {self.action!r}; use one of {FAULT_ACTIONS}")
-        if self.action == "error" and self.code is None:
-            raise ValueError("an 'error' fault needs a code")
+        if self.action in ("error", "notice") and self.code is None:
+            raise ValueError(f"an {self.action!r} fault needs a code")
         if self.symbol:
             self.symbol = self.symbol.upper()
 
@@ -89,6 +91,8 @@ class Decision:
     action: FaultAction | None = None
     code: int | None = None
     message: str = ""
+    #: notices (code, message) to send before answering
+    notices: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass
@@ -131,6 +135,13 @@ class FaultPlan:
         """Add ``seconds`` of latency before matching requests are answered."""
         return self.add(FaultRule("delay", request, symbol, client_id, seconds=seconds, times=times))
 
+    def notice(
+        self, code: int, request: str = "*", *, symbol: str | None = None, times: int | None = 1,
+        client_id: int | None = None,
+    ) -> FaultRule:
+        """Send IB notice ``code`` (e.g. 1100) to the client as a matching request arrives."""
+        return self.add(FaultRule("notice", request, symbol, client_id, code, times=times))
+
     def stale_quote(self, symbol: str | None = None, *, times: int | None = 1) -> FaultRule:
         """Answer snapshots with 10197 so ib_async hands back its cached (stale) Ticker."""
         return self.error("snapshot", 10197, symbol=symbol, times=times)
@@ -147,6 +158,7 @@ class FaultPlan:
     def decide(self, kind: str, symbol: str | None, client_id: int | None) -> Decision:
         """Consume the rules matching one request and combine them into a decision."""
         delay = 0.0
+        notices: list[tuple[int, str]] = []
         with self._lock:
             for rule in self.rules:
                 if not rule.matches(kind, symbol, client_id):
@@ -157,5 +169,9 @@ class FaultPlan:
                     continue
                 code = rule.code
                 message = rule.message or (error_message(code) if code is not None else "")
-                return Decision(delay, rule.action, code, message)
-        return Decision(delay)
+                if rule.action == "notice":
+                    assert code is not None
+                    notices.append((code, message))
+                    continue
+                return Decision(delay, rule.action, code, message, tuple(notices))
+        return Decision(delay, notices=tuple(notices))

@@ -8,7 +8,7 @@ passes the fault gate, and answers.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .faults import error_message
@@ -25,6 +25,7 @@ from .pacing import PACING_VIOLATION
 from .protocol import Fields
 
 if TYPE_CHECKING:
+    from .bars import Bar
     from .client_connection import ClientConnection
     from .contracts import ContractRequest, SimContract
 
@@ -232,6 +233,7 @@ class RequestHandlers:
         ticks = ticks_for(s.sim.model, contract, now, effective)
         for tick in ticks:
             s.send(tick.message(req_id))
+        self._served(contract, now, effective, entry.name, ticks)
         if snapshot:
             s.send([57, 1, req_id])
             return
@@ -262,10 +264,24 @@ class RequestHandlers:
         sent = {t.tick_type: (t.value, t.size) for t in initial}
         while not s.closed:
             await asyncio.sleep(s.sim.stream_interval)
-            for tick in ticks_for(s.sim.model, contract, s.now(), data_type):
+            now = s.now()
+            changed = []
+            for tick in ticks_for(s.sim.model, contract, now, data_type):
                 if sent.get(tick.tick_type) != (tick.value, tick.size):
                     sent[tick.tick_type] = (tick.value, tick.size)
                     s.send(tick.message(req_id))
+                    changed.append(tick)
+            if changed:
+                self._served(contract, now, data_type, "market_data", changed)
+
+    def _served(
+        self, contract: SimContract, now: datetime, data_type: int, request: str, ticks: list[Tick]
+    ) -> None:
+        """Log what a quote request was served to the ground truth, when the simulator keeps one."""
+        truth = self.s.sim.truth
+        if truth is not None:
+            truth.quote(sim_time=now, contract=contract, data_type=data_type, request=request,
+                        client_id=self.s.client_id, ticks=ticks)  # fmt: skip
 
     async def cancel_market_data(self, f: Fields, entry: JournalEntry) -> None:
         f.skip()
@@ -324,9 +340,15 @@ class RequestHandlers:
             raise HistoricalError(162, PACING_VIOLATION)
         # The retention check comes after pacing: the query reaches HMDS (and counts) before
         # HMDS finds nothing.
+        truth = s.sim.truth
+        served = None
+        if truth is not None:
+            def served(bars: list[Bar]) -> None:
+                truth.bars(sim_time=now, contract=contract, what=plan.what,
+                           bar_seconds=plan.bar_seconds, bars=bars)  # fmt: skip
         return render_historical(
             s.sim.model, contract, plan, request, s.sim.bar_zone, req_id,
-            retained=s.sim.book.has_history(contract, now),
+            retained=s.sim.book.has_history(contract, now), served=served,
         )
 
     def _read_historical(self, f: Fields, req: ContractRequest) -> HistoricalRequest:

@@ -31,6 +31,7 @@ Choices (each mirrors IB where IB's behaviour is known, see docs/ib-protocol.md 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -309,12 +310,13 @@ def plan_historical(
 def render_historical(
     model: PriceModel, contract: SimContract, plan: HistoricalPlan, request: HistoricalRequest,
     zone: ZoneInfo, req_id: int, *, retained: bool = True,
+    served: Callable[[list[Bar]], None] | None = None,
 ) -> list[object]:
     """Build the bars of a validated request as one msg 17.
 
     162 "HMDS query returned no data" if the window is empty or the contract is no longer
     ``retained`` (an expired month beyond IB's retention: its bars are gone, not an error of
-    the request).
+    the request). ``served`` is called with the bars answered (the ground-truth log).
     """
     if not retained:
         raise no_data(contract, plan.what)
@@ -323,4 +325,6 @@ def render_historical(
     )
     if not bars:
         raise no_data(contract, plan.what)
+    if served is not None:
+        served([bar for bar, _daily in bars])
     return historical_message(req_id, start, plan.end, bars, request.format_date, zone)

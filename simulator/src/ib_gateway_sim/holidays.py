@@ -17,7 +17,8 @@ Observed dates: a holiday on a Saturday is observed the Friday before, on a Sund
 after, except New Year's Day on a Saturday, which is not observed at all (it would fall in the
 old year). One-off closures (national days of mourning) are listed in ``ONE_OFF_CLOSURES``.
 
-These are the current rules; years before 2022 (no Juneteenth then) or exchange decisions
+For 2025-2027 the exchanges' published calendars (``published.py``, a table) decide; the
+rules cover the other years and are tested to give that table. These are the current rules; years before 2022 (no Juneteenth then) or exchange decisions
 announced later are not modelled. The ib-futures project tests that they agree with its own
 exchange calendars on the weeks its tests use.
 """
@@ -123,6 +124,15 @@ def _short_days(year: int) -> dict[date, str]:
 
 
 def nyse_day(day: date) -> DayRule:
+    """What NYSE publishes for ``day``: the published table for 2025-2027, else the rules."""
+    from .published import NYSE_PUBLISHED, PUBLISHED_YEARS
+
+    if day.year in PUBLISHED_YEARS:
+        return NYSE_PUBLISHED.get(day, REGULAR)
+    return nyse_rule(day)
+
+
+def nyse_rule(day: date) -> DayRule:
     """The NYSE rule for ``day`` (see the module docstring)."""
     if day in ONE_OFF_CLOSURES:
         return DayRule(closed=True, name=ONE_OFF_CLOSURES[day])
@@ -134,6 +144,15 @@ def nyse_day(day: date) -> DayRule:
 
 
 def cme_equity_day(day: date) -> DayRule:
+    """What CME publishes for trade date ``day``: the table for 2025-2027, else the rules."""
+    from .published import CME_EQUITY_PUBLISHED, PUBLISHED_YEARS
+
+    if day.year in PUBLISHED_YEARS:
+        return CME_EQUITY_PUBLISHED.get(day, REGULAR)
+    return cme_equity_rule(day)
+
+
+def cme_equity_rule(day: date) -> DayRule:
     """The CME Globex equity-index rule for trade date ``day`` (see the module docstring)."""
     if day in ONE_OFF_CLOSURES:
         return DayRule(closed=True, name=ONE_OFF_CLOSURES[day])

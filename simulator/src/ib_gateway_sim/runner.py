@@ -118,6 +118,7 @@ class SimulatorProcess:
         extra_args: list[str] | None = None,
         python: str = sys.executable,
         expired_retention_days: int | None = None,
+        truth_log: str | Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -130,6 +131,8 @@ class SimulatorProcess:
             args += ["--scenario", str(scenario)]
         if expired_retention_days is not None:
             args += ["--expired-retention-days", str(expired_retention_days)]
+        if truth_log is not None:
+            args += ["--truth-log", str(truth_log)]
         self.args = args + list(extra_args or [])
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
@@ -160,6 +163,13 @@ class SimulatorProcess:
             self.stop()
             raise TimeoutError("simulator process did not report its port:\n" + "\n".join(self.output))
         return self
+
+    def kill(self) -> None:
+        """SIGKILL the process (a crash: no clean shutdown), and forget it."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
 
     def stop(self, timeout: float = 5.0) -> None:
         if self.process is None:

@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from .journal import Journal
 from .pacing import HistoricalPacer, PacingLimits
 from .prices import PriceModel, PriceModelConfig
 from .scenario import Scenario, ScheduledEvent
+from .truth import TruthLog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,6 +50,8 @@ class GatewaySimulator:
     :param expired_retention_days: how long after its last trade an expired future's bars
         stay available (IB: about two years); beyond it history answers 162 "HMDS query
         returned no data" naming the contract, which contract details still list for a year.
+    :param truth_log: a JSON-lines file to append every served quote and bar to (the ground
+        truth, :mod:`.truth`); None keeps none.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class GatewaySimulator:
         stream_interval: float = 0.5,
         scenario: Scenario | None = None,
         expired_retention_days: int = DEFAULT_EXPIRED_RETENTION_DAYS,
+        truth_log: str | Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -75,6 +80,7 @@ class GatewaySimulator:
         self.book = ContractBook(expired_retention_days)
         self.faults = FaultPlan()
         self.journal = Journal()
+        self.truth = TruthLog(truth_log) if truth_log is not None else None
         self.pacer = HistoricalPacer(pacing)
         self.accounts = list(accounts)
         self.bar_zone = ZoneInfo(bar_timezone)
@@ -112,6 +118,8 @@ class GatewaySimulator:
         for session in list(self._sessions):
             session.close()
         await asyncio.sleep(0)
+        if self.truth is not None:
+            self.truth.close()
 
     async def __aenter__(self) -> GatewaySimulator:
         return await self.start()
@@ -156,6 +164,16 @@ class GatewaySimulator:
         self._sessions.discard(session)
         if session.client_id is not None and self._clients.get(session.client_id) is session:
             del self._clients[session.client_id]
+
+    def client_peers(self) -> list[tuple[str, int]]:
+        """``(host, port)`` of each connected client's socket: which process holds a connection
+        (e.g. to kill the one talking to the gateway)."""
+        peers = []
+        for session in list(self._sessions):
+            peer = session.writer.get_extra_info("peername")
+            if not session.closed and peer is not None:
+                peers.append((str(peer[0]), int(peer[1])))
+        return peers
 
     @property
     def client_ids(self) -> list[int]:

@@ -80,19 +80,19 @@ def journal(sim: Any) -> tuple[int, int]:
     return len(entries), len(paced)
 
 
-def run(sim: Any, cfg: FuturesConfig, lake: str, start: datetime, limits: PacingLimits) -> dict:
+def run(sim: Any, cfg: FuturesConfig, lake: str, start: datetime, pacer: HistoricalPacer) -> dict:
     settings = GatewaySettings(host="127.0.0.1", port=sim.port, request_timeout=60)
     before, paced_before = journal(sim)
     planned = plan_range(cfg, lake, start, END, SYMBOLS)
     began = time.monotonic()
     summary = asyncio.run(repair_range(
         cfg, lake_uri=lake, gateway_connection=settings, start=start, end=END,
-        pacer=HistoricalPacer(limits=limits),
+        pacer=pacer,
     ))  # fmt: skip
     wall = time.monotonic() - began
     after, paced_after = journal(sim)
     made = after - before
-    bound = pacing_seconds(planned.requests, limits)
+    bound = pacing_seconds(planned.requests, pacer.limits)
     return {
         "missing_slots": planned.missing,
         "minimum_requests": planned.requests,
@@ -135,25 +135,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--scale", type=float, default=12.0, help="IB's windows divided by this")
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--gaps-only", action="store_true",
+                        help="keep the workdir's lake: top it up, then only the gaps part")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cfg = FuturesConfig()
     client, sim_limits = scaled(args.scale)
     work = args.workdir or tempfile.mkdtemp(prefix="bench-backfill-")
     lake = f"{work}/lake"
-    shutil.rmtree(lake, ignore_errors=True)
+    if not args.gaps_only:
+        shutil.rmtree(lake, ignore_errors=True)
     start = END - timedelta(days=args.days)
     out: dict[str, Any] = {"days": args.days, "scale": args.scale, "symbols": SYMBOLS}
+    # one ledger for both runs, as a deployment shares one: the simulator remembers the
+    # requests of the last window, and so must the client
+    pacer = HistoricalPacer(limits=client)
     with SimulatorThread(start=(END + timedelta(hours=1)).isoformat(), seed=7,
                          pacing=sim_limits) as sim:  # fmt: skip
-        out["year"] = run(sim, cfg, lake, start, client)
+        out["year"] = run(sim, cfg, lake, start, pacer)
         out["year"].update(read_back(lake, start))
         out["year"]["rows_per_slot_once"] = bool(
             pl.read_delta(f"{lake}/futures_snapshots").select("symbol", "bucket_ts")
             .is_unique().all()
         )  # fmt: skip
         out["gaps"] = {"deleted_rows": punch_gaps(lake)}
-        out["gaps"].update(run(sim, cfg, lake, start, client))
+        out["gaps"].update(run(sim, cfg, lake, start, pacer))
     print(json.dumps(out, indent=2))
     return 0
 

@@ -4,7 +4,8 @@ Runs :func:`ib_futures.backfill.repair_range` (the code of ``futures_backfill`` 
 ``futures_gap_repair``) against the IB Gateway simulator in this process, with real Delta
 tables on disk. IB's pacing is enforced on both sides on one scaled clock: every pacing window
 (60 requests per 10 minutes, 15 s identical, 6 per contract in 2 s) and the client's 2 s gap
-and 0.5 s margin are divided by ``--scale``, in the simulator (which answers 162 on a
+are divided by ``--scale`` (the client's 0.5 s safety margin is not: it covers the delay of a
+send, which no clock scale shortens), in the simulator (which answers 162 on a
 violation) and in the client's ledger alike, so the run takes minutes instead of hours and a
 figure at scale S is the real figure divided by S.
 
@@ -61,7 +62,9 @@ def scaled(scale: float) -> tuple[PacingLimits, Any]:
         identical_gap_s=ib.identical_gap_s / scale,
         same_contract_window_s=ib.same_contract_window_s / scale,
         min_gap_s=ib.min_gap_s / scale,
-        margin_s=ib.margin_s / scale,
+        # not scaled: the margin covers the send's delay (event loop, network), which a
+        # scaled clock does not shorten
+        margin_s=ib.margin_s,
     )
     sim = SimLimits(identical_window=15.0 / scale, same_contract_window=2.0 / scale,
                     window=600.0 / scale)  # fmt: skip
@@ -71,23 +74,25 @@ def scaled(scale: float) -> tuple[PacingLimits, Any]:
 def journal(sim: Any) -> tuple[int, int]:
     """(historical requests, 162 pacing violations) the simulator saw."""
     entries = sim.journal.entries("historical_data")
-    paced = [e for e in entries if e.outcome == "error 162" and "pacing" in e.detail.lower()]
+    # the simulator's journal holds the violated rule ("more than 60 requests within ...")
+    rules = ("more than", "identical request")
+    paced = [e for e in entries if e.outcome == "error 162" and e.detail.startswith(rules)]
     return len(entries), len(paced)
 
 
-def run(sim: Any, cfg: FuturesConfig, lake: str, start: datetime, limits: PacingLimits) -> dict:
+def run(sim: Any, cfg: FuturesConfig, lake: str, start: datetime, pacer: HistoricalPacer) -> dict:
     settings = GatewaySettings(host="127.0.0.1", port=sim.port, request_timeout=60)
     before, paced_before = journal(sim)
     planned = plan_range(cfg, lake, start, END, SYMBOLS)
     began = time.monotonic()
     summary = asyncio.run(repair_range(
         cfg, lake_uri=lake, gateway_connection=settings, start=start, end=END,
-        pacer=HistoricalPacer(limits=limits),
+        pacer=pacer,
     ))  # fmt: skip
     wall = time.monotonic() - began
     after, paced_after = journal(sim)
     made = after - before
-    bound = pacing_seconds(planned.requests, limits)
+    bound = pacing_seconds(planned.requests, pacer.limits)
     return {
         "missing_slots": planned.missing,
         "minimum_requests": planned.requests,
@@ -130,25 +135,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--scale", type=float, default=12.0, help="IB's windows divided by this")
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--gaps-only", action="store_true",
+                        help="keep the workdir's lake: top it up, then only the gaps part")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cfg = FuturesConfig()
     client, sim_limits = scaled(args.scale)
     work = args.workdir or tempfile.mkdtemp(prefix="bench-backfill-")
     lake = f"{work}/lake"
-    shutil.rmtree(lake, ignore_errors=True)
+    if not args.gaps_only:
+        shutil.rmtree(lake, ignore_errors=True)
     start = END - timedelta(days=args.days)
     out: dict[str, Any] = {"days": args.days, "scale": args.scale, "symbols": SYMBOLS}
+    # one ledger for both runs, as a deployment shares one: the simulator remembers the
+    # requests of the last window, and so must the client
+    pacer = HistoricalPacer(limits=client)
     with SimulatorThread(start=(END + timedelta(hours=1)).isoformat(), seed=7,
                          pacing=sim_limits) as sim:  # fmt: skip
-        out["year"] = run(sim, cfg, lake, start, client)
+        out["year"] = run(sim, cfg, lake, start, pacer)
         out["year"].update(read_back(lake, start))
         out["year"]["rows_per_slot_once"] = bool(
             pl.read_delta(f"{lake}/futures_snapshots").select("symbol", "bucket_ts")
             .is_unique().all()
         )  # fmt: skip
         out["gaps"] = {"deleted_rows": punch_gaps(lake)}
-        out["gaps"].update(run(sim, cfg, lake, start, client))
+        out["gaps"].update(run(sim, cfg, lake, start, pacer))
     print(json.dumps(out, indent=2))
     return 0
 

@@ -50,7 +50,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=timedelta(days=2),  # a year under IB's pacing takes about two hours
+    dagrun_timeout=timedelta(days=2),  # a year under IB's pacing: about 1 h 45 min
     render_template_as_native_obj=True,
     doc_md=DOC,
     tags=["ib-futures", "market-data", "backfill"],

@@ -50,6 +50,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=timedelta(days=2),  # a year under IB's pacing takes about two hours
     render_template_as_native_obj=True,
     doc_md=DOC,
     tags=["ib-futures", "market-data", "backfill"],
@@ -58,7 +59,7 @@ with DAG(
             "",
             type="string",
             description="First slot, ISO-8601 (e.g. 2026-11-02 or "
-            "2026-11-02T14:30:00Z); UTC when no offset is given.",
+            "2026-11-02T14:30:00Z); UTC when no offset is given; empty: repair.lookback_days ago.",
         ),
         "end": Param("", type="string", description="End of the range (exclusive); empty: now."),
         "instruments": Param(
@@ -93,6 +94,9 @@ with DAG(
         max_active_tis_per_dag=1,
     ).expand(groups=plan.output)
     summary = BackfillSummaryOperator(
-        task_id="summary", trigger_rule=TriggerRule.ALL_DONE, retries=0
+        task_id="summary",
+        trigger_rule=TriggerRule.ALL_DONE,
+        retries=0,
+        execution_timeout=timedelta(minutes=5),
     )
     plan >> fetch >> summary

@@ -55,6 +55,10 @@ with DAG(
         max_active_tis_per_dag=1,
     ).expand(groups=plan.output)
     summary = BackfillSummaryOperator(
-        task_id="summary", notify=True, trigger_rule=TriggerRule.ALL_DONE, retries=0
+        task_id="summary",
+        notify=True,
+        trigger_rule=TriggerRule.ALL_DONE,
+        retries=0,
+        execution_timeout=timedelta(minutes=5),
     )
     plan >> fetch >> summary

@@ -103,7 +103,8 @@ def test_every_module_imports_and_the_dags_parse_without_the_simulator() -> None
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["modules"] > 20
     assert result["failed"] == {} and result["errors"] == {}
-    assert result["dags"] == ["futures_analysis_weekly", "futures_collection", "futures_freshness"]
+    assert result["dags"] == ["futures_analysis_weekly", "futures_backfill", "futures_collection",
+                              "futures_freshness", "futures_gap_repair"]  # fmt: skip
     assert result["simulator"] is False
 
 

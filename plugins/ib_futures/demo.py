@@ -1,12 +1,17 @@
 """The main job on the embedded simulator: ``./dev demo`` (``python -m ib_futures.demo``).
 
-Runs the real ``futures_collection`` DAG with ``airflow dags test`` (SQLite metadata database in
-``.demo/airflow``) for a few consecutive recent trading slots, each against the IB Gateway
-simulator on a free local port with its clock set just before the slot, as a scheduler would
-meet a gateway: those rows are live snapshots. Then it runs the last slot again (nothing is
-written twice), and last a run for the slot before the first one, met by a gateway clock
-minutes later: too late for a live quote, that slot is filled from IB's historical bars
-(``price_source``). It prints what was stored and where.
+Every step is a real DAG run with ``airflow dags test`` (SQLite metadata database in
+``.demo/airflow``) against the IB Gateway simulator on a free local port, its clock set where a
+scheduler would meet it:
+
+1. ``futures_backfill`` fills the simulator's last week from IB's historical bars (the day-one
+   load of a new user; ``price_source`` says which bar field);
+2. ``futures_collection`` collects a few consecutive recent slots, the gateway's clock just
+   before each slot: live snapshots; then the last slot again (nothing is written twice);
+3. ``futures_analysis_weekly`` analyses the week.
+
+It prints what was stored, where the report and its charts are, and the lead-lag peak found
+for each pair next to the lag the simulator plants.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # argument, see docs/storage.md), the way a deployment would set it.
     lake = os.environ.get("IB_FUTURES_LAKE_URI") or str(work / "lake")
     lake_conn = json.dumps({"conn_type": "delta_lake", "extra": {"lake_uri": lake}})
+    started = time.monotonic()
     slots = recent_trading_slots(args.slots + 1, datetime.now(UTC))
     bin_dir = Path(sys.executable).parent
     env = {
@@ -82,17 +88,93 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rc:
         print(f"airflow db migrate failed (exit {rc}); see {work / 'db-migrate.log'}")
         return rc
-    # Each run meets a gateway whose clock stands where a scheduler would run it: 5 s before
-    # its slot (live); last, the slot before them, minutes late (too late for a live quote).
-    late, live = slots[0], slots[1:]
+    # 1. The last week from IB's history, the gateway's clock 5 s before the first live slot.
+    live = slots[1:]
+    rc = _backfill(SimulatorProcess, env, work, bin_dir, live[0] - timedelta(days=7), live[0])
+    if rc:
+        return rc
+    # 2. Live runs: the gateway's clock 5 s before each slot; then a re-run of the last one.
     runs = [(s, s - timedelta(seconds=5), "slot, live") for s in live]
     runs.append((live[-1], live[-1] + timedelta(seconds=10), "re-run of"))
-    runs.append((late, live[-1] + timedelta(minutes=1), "late run of"))
     for slot, clock, what in runs:
         rc = _dags_test(SimulatorProcess, env, work, bin_dir, slot, clock, what)
         if rc:
             return rc
-    return show_lake(lake_conn, slots)
+    show_lake(lake_conn, slots)
+    # 3. The weekly analysis of the week ending after the last live slot.
+    rc = _analysis(env, work, bin_dir, live[-1] + timedelta(minutes=5))
+    if rc:
+        return rc
+    rc = show_report(lake_conn)
+    print(f"\ndemo finished in {time.monotonic() - started:.0f}s")
+    return rc
+
+
+def _backfill(
+    simulator: Any, env: dict[str, str], work: Path, bin_dir: Path, start: datetime,
+    end: datetime,
+) -> int:
+    """``airflow dags test futures_backfill`` for ``[start, end)`` against a simulator whose
+    clock reads 5 s before ``end``."""
+    conf = {"start": start.isoformat(), "end": end.isoformat()}
+    with simulator(start=(end - timedelta(seconds=5)).isoformat(), seed=7) as sim:
+        env = {**env, "AIRFLOW_CONN_IB_DEFAULT": json.dumps(
+            {"conn_type": "ibkr", "host": "127.0.0.1", "port": sim.port})}  # fmt: skip
+        log = work / "dags-test-backfill.log"
+        t0 = time.monotonic()
+        cmd = [str(bin_dir / "airflow"), "dags", "test", "futures_backfill", "--conf",
+               json.dumps(conf)]  # fmt: skip
+        rc = _run(cmd, env, log)
+    print(f"  airflow dags test futures_backfill --conf '{json.dumps(conf)}'  exit {rc} in "
+          f"{time.monotonic() - t0:.1f}s; log {log}")  # fmt: skip
+    for line in log.read_text().splitlines():
+        if "backfill group" in line or "summary: " in line:
+            print("    " + line.split("]", 1)[-1].split("[ib_futures")[0].split("[airflow")[0]
+                  .strip()[:160])  # fmt: skip
+    return rc
+
+
+def _analysis(env: dict[str, str], work: Path, bin_dir: Path, at: datetime) -> int:
+    """``airflow dags test futures_analysis_weekly <at>``: the week ending at ``at``."""
+    log = work / "dags-test-analysis.log"
+    t0 = time.monotonic()
+    cmd = [str(bin_dir / "airflow"), "dags", "test", "futures_analysis_weekly", at.isoformat()]
+    rc = _run(cmd, env, log)
+    print(f"\n  airflow dags test futures_analysis_weekly {at.isoformat()}  exit {rc} in "
+          f"{time.monotonic() - t0:.1f}s; log {log}")  # fmt: skip
+    return rc
+
+
+def show_report(lake_conn: str) -> int:
+    """Where the report is, and each pair's lead-lag peak against the simulator's planted lag."""
+    from ib_futures.airflow.hooks.lake import DeltaLakeHook
+    from ib_futures.analysis.results import read_results
+    from ib_gateway_sim.prices import PriceModelConfig
+
+    os.environ["AIRFLOW_CONN_DELTA_LAKE_DEFAULT"] = lake_conn
+    lake = DeltaLakeHook().location.uri
+    results = read_results(lake)
+    if results.is_empty():
+        print("no analysis results were written")
+        return 1
+    week: Any = results["week_end"].max()
+    rows = results.filter(results["week_end"] == week).sort("pair")
+    planted = PriceModelConfig(seed=7).etf_lag_slots
+    report = Path(lake) / "reports" / "futures_analysis" / str(week)
+    print(f"\nWeekly report for the week ending {week}: {report / 'report.html'}")
+    print(f"  charts: {len(list(report.glob('*.png')))} PNG files in {report}")
+    print(f"  lead-lag peak per pair (the simulator plants ETF returns {planted} slot(s) "
+          "behind the future):")
+    good = True
+    for row in rows.iter_rows(named=True):
+        lag = row["xcorr_peak_lag"]
+        ok = row["status"] == "ok" and lag == planted
+        good &= ok
+        print(f"    {row['pair']:8} status {row['status']:18} peak lag {lag} slot(s), "
+              f"r = {row['xcorr_peak_r'] or float('nan'):.2f}; history share: futures "
+              f"{row['fut_history_share'] or 0:.0%}, ETF {row['etf_history_share'] or 0:.0%}"
+              f"  {'ok' if ok else 'UNEXPECTED'}")  # fmt: skip
+    return 0 if good else 1
 
 
 def _dags_test(
@@ -114,12 +196,12 @@ def _dags_test(
     print(f"  airflow dags test futures_collection {slot.isoformat()}  ({what}; gateway clock "
           f"{clock:%H:%M:%S}) exit {rc} in {time.monotonic() - t0:.1f}s; log {log}")
     for line in log.read_text().splitlines():
-        if ("in batch" in line and "inserted" in line) or "filled from IB history" in line:
+        if "in batch" in line and "inserted" in line:
             print("    " + line.split("]", 1)[-1].split("[airflow")[0].strip())
     return rc
 
 
-def show_lake(lake_conn: str, slots: list[datetime]) -> int:
+def show_lake(lake_conn: str, slots: list[datetime]) -> None:
     """Print what the DAG runs stored, reading the lake through the same hook the tasks use."""
     import polars as pl
 
@@ -140,7 +222,6 @@ def show_lake(lake_conn: str, slots: list[datetime]) -> int:
             print(f"\n{table}: {frame.height} rows for {len(slots)} slots "
                   f"({lake}/{table})")
             print(frame.select(cols).sort("bucket_ts", "symbol"))
-    return 0
 
 
 if __name__ == "__main__":

@@ -77,3 +77,25 @@ def test_deadline_callback_logs_journals_and_survives_a_failing_notifier(tmp_pat
 def test_unknown_notifier_kind_is_named():
     record = send_alert("x", {}, notifier="pager")
     assert "pager" in record["notify_error"]
+
+
+def test_slots_recorded_unfillable_are_known_gaps_not_missed(tmp_path):
+    """IB had no bar for 10:05-10:30 ET: the repair recorded them; freshness counts them apart.
+    Collection stopping afterwards still alerts."""
+    from ib_futures.lake.schemas import UNFILLABLE
+    from ib_futures.lake.storage import table_uri
+    from ib_futures.lake.writer import merge_rows, write_snapshots
+
+    lake = str(tmp_path / "lake")
+    write_snapshots(lake, [make_record("ES", TUE_10)])
+    gaps = [TUE_10 + timedelta(minutes=5 * k) for k in range(1, 7)]
+    rows = [{"symbol": "ES", "asset_class": "FUT", "bucket_ts": t, "bucket_date": t.date(),
+             "local_symbol": "ESZ6", "reason": "no_bar", "ib_code": None, "message": "no bar",
+             "recorded_ts": TUE_10, "source": "test"} for t in gaps]  # fmt: skip
+    merge_rows(table_uri(lake, UNFILLABLE.name), UNFILLABLE, rows)
+    at = TUE_10 + timedelta(minutes=40)  # due: 10:05 to 10:30 ET
+    (es,) = check_lake(CFG, at, lake_uri=lake, symbols=["ES"]).symbols
+    assert (es.missed_slots, es.known_unfillable) == (0, 6)
+    (es,) = check_lake(CFG, at + timedelta(minutes=30), lake_uri=lake, symbols=["ES"]).symbols
+    assert (es.missed_slots, es.known_unfillable) == (6, 6)
+    assert not check_lake(CFG, at + timedelta(minutes=30), lake_uri=lake, symbols=["ES"]).ok

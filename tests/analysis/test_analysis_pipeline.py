@@ -293,3 +293,21 @@ def test_delayed_quotes_are_left_out_and_counted() -> None:
     assert row["etf_present"] == 4 * 78 and row["etf_missing"] == 78
     kept = _run(frame, config=AnalysisSettings(daily_lookback_days=7, live_only=False))
     assert kept["etf_non_live"] == 0 and kept["etf_present"] == 5 * 78
+
+
+def test_each_leg_reports_its_share_of_slots_from_history() -> None:
+    """Backfilled rows are used like live ones; the row says how many of each leg's slots came
+    from IB's historical bars."""
+    frame = synthetic_snapshots(WINDOW_END - WEEK, WINDOW_END, pairs=ES_SPY, seed=7)
+    es = frame.filter(pl.col("symbol") == "ES")["bucket_ts"].sort()
+    first_half = es[: es.len() // 2]
+    hist = pl.col("symbol").eq("ES") & pl.col("bucket_ts").is_in(first_half.implode())
+    frame = frame.with_columns(
+        price_source=pl.when(hist).then(pl.lit("hist_midpoint_close")).otherwise("price_source")
+    )
+    row = _run(frame)
+    live = _run(frame.with_columns(price_source=pl.lit("live")))
+    assert row["status"] == "ok" and row["etf_history_share"] == 0.0
+    assert 0.4 < row["fut_history_share"] < 0.6
+    assert live["fut_history_share"] == 0.0
+    assert row["n_pairs"] == live["n_pairs"]  # history rows are used like live rows

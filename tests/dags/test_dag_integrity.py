@@ -32,7 +32,8 @@ def bag():
 
 def test_every_dag_file_imports_without_errors(bag):
     assert bag.import_errors == {}
-    assert set(bag.dags) == {"futures_collection", "futures_freshness", "futures_analysis_weekly"}
+    assert set(bag.dags) == {"futures_collection", "futures_freshness", "futures_analysis_weekly",
+                             "futures_backfill", "futures_gap_repair"}  # fmt: skip
 
 
 def test_parsing_the_dags_folder_imports_no_heavy_library():
@@ -76,7 +77,8 @@ def test_dag_files_leave_the_lake_to_the_worker(bag, monkeypatch):
 
 
 @pytest.mark.parametrize("dag_id", ["futures_collection", "futures_freshness",
-                                    "futures_analysis_weekly"])
+                                    "futures_analysis_weekly", "futures_backfill",
+                                    "futures_gap_repair"])
 def test_owner_retries_timeouts_tags_docs(bag, dag_id):
     dag = bag.dags[dag_id]
     assert dag.tags and "ib-futures" in dag.tags
@@ -110,6 +112,32 @@ def test_collection_tasks_and_edges(bag):
     assert set(dag.params) == {"instruments", "dry_run"}
     assert dag.params["instruments"] == ["ES", "NQ", "RTY", "SPY", "QQQ", "IWM"]
     assert dag.params["dry_run"] is False
+
+
+@pytest.mark.parametrize("dag_id", ["futures_backfill", "futures_gap_repair"])
+def test_collect_outranks_backfill_and_repair_in_the_ib_gateway_pool(bag, dag_id):
+    """Live collection first: in the one-slot ib_gateway pool the scheduler hands a free slot
+    to the highest priority; a fetch task holds it for one batch of groups at most."""
+    collect = bag.dags["futures_collection"].get_task("collect")
+    dag = bag.dags[dag_id]
+    edges = {t.task_id: t.downstream_task_ids for t in dag.tasks}
+    assert edges == {"plan": {"fetch"}, "fetch": {"summary"}, "summary": set()}
+    fetch = dag.get_task("fetch")
+    assert fetch.pool == collect.pool == "ib_gateway"
+    assert fetch.weight_rule == collect.weight_rule == "absolute"
+    assert collect.priority_weight > fetch.priority_weight
+    assert fetch.execution_timeout <= timedelta(minutes=15)
+    assert dag.get_task("plan").pool != "ib_gateway"  # planning asks the gateway's clock only
+    assert dag.get_task("summary").trigger_rule == "all_done"
+
+
+def test_backfill_params_and_repair_schedule(bag):
+    dag = bag.dags["futures_backfill"]
+    assert type(dag.timetable).__name__ == "NullTimetable"  # manual only
+    assert set(dag.params) == {"start", "end", "instruments", "dry_run"}
+    repair = bag.dags["futures_gap_repair"]
+    fires = _fires(repair, pendulum.datetime(2026, 11, 20, 18, 0, tz="America/New_York"), 2)
+    assert [f.strftime("%a %H:%M") for f in fires] == ["Mon 17:20", "Tue 17:20"]
 
 
 def test_collection_deadline_alert_calls_the_package_callback(bag):

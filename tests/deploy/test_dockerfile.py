@@ -514,7 +514,8 @@ def test_dockerfile_pip_commands_install_a_working_provider(tmp_path: Path) -> N
     layout = py(CHECK_IMAGE_LAYOUT)
     home = fs(airflow_home)
     assert layout["import_errors"] == {}
-    assert layout["dags"] == ["futures_analysis_weekly", "futures_collection", "futures_freshness"]
+    assert layout["dags"] == ["futures_analysis_weekly", "futures_backfill", "futures_collection",
+                              "futures_freshness", "futures_gap_repair"]  # fmt: skip
     assert layout["dags_folder"] == str(home / "dags")
     assert layout["plugins_folder"] == str(home / "plugins")
     assert layout["config"] == str(home / "include" / "config" / "futures_config.yaml")

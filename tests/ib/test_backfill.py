@@ -70,7 +70,8 @@ def test_slots_ib_cannot_give_are_recorded_once_and_never_asked_again(simulator_
     span = {"start": "2026-08-25T13:00:00Z", "end": "2026-08-25T16:00:00Z"}
     first = repair(sim, lake, symbols=["ES", "SPY"], **span)
     assert first["still_missing"] == 0
-    assert first["slots_unfillable"] == 36 and first["slots_filled"] == 30  # ES gone; SPY 09:30-12:00 EDT
+    # ES: all 36 slots gone with ESU6; SPY: 09:30-12:00 EDT filled
+    assert (first["slots_unfillable"], first["slots_filled"]) == (36, 30)
     assert set(first["unfillable_by_reason"]) <= {"beyond_retention", "no_contract"}
     known = read_unfillable(str(lake), ["ES", "SPY"], span["start"], span["end"])
     assert known["symbol"].unique().to_list() == ["ES"] and known.height == 36

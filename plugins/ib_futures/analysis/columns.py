@@ -142,7 +142,25 @@ def coverage_columns(inp: PairInputs) -> dict[str, Any]:
     cols["gaps_json"] = to_json(
         {inp.futures_symbol: inp.fut_cov.gaps, inp.etf_symbol: inp.etf_cov.gaps}
     )
+    for prefix, symbol, leg in (
+        ("fut", inp.futures_symbol, inp.returns.futures),
+        ("etf", inp.etf_symbol, inp.returns.etf),
+    ):
+        cols[f"{prefix}_history_share"] = history_share(inp.prices, symbol, leg)
     return cols
+
+
+def history_share(prices: pl.DataFrame, symbol: str, leg: pl.DataFrame) -> float | None:
+    """Share of the leg's slots used (expected slots with a price) whose row came from IB's
+    historical bars (``price_source`` hist_*); None when the leg has no slot."""
+    import polars as pl
+
+    if leg.is_empty() or "from_history" not in prices.columns:
+        return None if leg.is_empty() else 0.0
+    used = prices.filter(pl.col("symbol") == symbol).join(
+        leg.select("bucket_ts").unique(), on="bucket_ts", how="semi"
+    )
+    return float(used["from_history"].mean()) if used.height else None  # type: ignore[arg-type]
 
 
 def basis_columns(inp: PairInputs) -> dict[str, Any]:

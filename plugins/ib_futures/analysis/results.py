@@ -85,6 +85,8 @@ RESULT_COLUMNS: tuple[Column, ...] = (
         )
     ),
     _c("gaps_json", "string", "gaps per symbol [{start, end, slots}] (first 50 each)"),
+    _c("fut_history_share", "double", "share of the futures slots used filled from IB history"),
+    _c("etf_history_share", "double", "share of the ETF slots used filled from IB history"),
     _c("pearson_r", "double", "Pearson correlation of same-slot returns"),
     _c("pearson_p", "double", "two-sided HAC p (H0: no correlation)"),
     _c("pearson_ci_low", "double", "HAC Fisher-z 95 % interval, low"),

@@ -4,13 +4,16 @@ Deadline alerts only fire for runs that exist. When no run is created at all (th
 paused, the scheduler is down, the ``ib_gateway`` pool is starved, a worker queue is dead)
 nothing fires, so the freshness check looks at the data itself: for each instrument it counts
 the slots the session calendar expected since the newest stored row; more than
-``alerts.freshness_max_missed_slots`` of them is an alert. :func:`assess` decides from the
-newest slots alone; ``ib_futures.lake.freshness.check_lake`` reads them from the lake.
+``alerts.freshness_max_missed_slots`` of them is an alert. Slots the gap repair recorded as
+unfillable (``unfillable_slots``: IB has no bar for them) are known gaps, counted apart
+(``known_unfillable``) and not as missed; a stopped collection still leaves missed slots, so
+the alert still fires. :func:`assess` decides from the newest slots (and the known-unfillable
+ones) alone; ``ib_futures.lake.freshness.check_lake`` reads them from the lake.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,6 +32,8 @@ class SymbolFreshness:
     newest_slot: str | None
     expected_latest: str | None
     missed_slots: int
+    #: expected slots after the newest stored one that IB could not give (not missed)
+    known_unfillable: int = 0
 
 
 @dataclass
@@ -65,10 +70,12 @@ def assess(
     asset_classes: Mapping[str, str],
     cfg: FuturesConfig,
     grace: timedelta = SLOT,
+    unfillable: Mapping[str, Collection[datetime]] | None = None,
 ) -> FreshnessReport:
     """Pure verdict: compare each symbol's newest stored slot with the calendar's slots.
 
     Slots newer than ``at - grace`` are not yet due (the run for them may still be going).
+    ``unfillable``: per symbol, slots recorded as unfillable; they are not counted as missed.
     """
     from ib_futures.core.session import expected_slots
 
@@ -78,12 +85,15 @@ def assess(
         last = newest.get(symbol)
         since = (last + timedelta(seconds=1)) if last is not None else due_until - LOOKBACK
         slots = expected_slots(since, due_until, asset_class, cfg)  # type: ignore[arg-type]
+        known = set((unfillable or {}).get(symbol, ()))
+        missed = [s for s in slots if s not in known]
         report.symbols.append(
             SymbolFreshness(
                 symbol=symbol,
                 newest_slot=None if last is None else last.astimezone(UTC).isoformat(),
                 expected_latest=slots[-1].isoformat() if slots else None,
-                missed_slots=len(slots),
+                missed_slots=len(missed),
+                known_unfillable=len(slots) - len(missed),
             )
         )
     return report

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 _CODE = re.compile(r"IB error (\d+): ([^;]*)")
 #: IB codes meaning "no permission for this data"
 PERMISSION_CODES = {354, 10090, 10167, 10168, 10197}
+#: tries of one request refused for pacing (162 "pacing violation")
+PACING_ATTEMPTS = 2
 TRANSIENT_TEXT = ("pacing violation", "timed out", "ledger failed", "connection")
 
 
@@ -145,7 +147,12 @@ async def fetch_group(
 ) -> GroupResult:
     """The rows of ``group``'s slots from one paced request per bar field."""
     from ib_futures.ib.contracts import ContractResolutionError
-    from ib_futures.ib.slot_history import BarValue, snapshot_from_values, value_at_slot
+    from ib_futures.ib.slot_history import (
+        BarValue,
+        bars_by_start,
+        snapshot_from_values,
+        value_in_index,
+    )
 
     result = GroupResult()
     try:
@@ -166,21 +173,31 @@ async def fetch_group(
     bars: dict[str, list[Any]] = {}
     errors: list[str] = []
     for what in group.fields:
-        result.requests += 1
-        try:
-            bars[what] = await request_bars(
-                gateway, rc, group.end, duration=group.duration, what_to_show=what, pacer=pacer
-            )
-        except (HistoryUnavailable, TimeoutError) as exc:
-            errors.append(str(exc) or f"{what} bars timed out")
+        for attempt in range(1, PACING_ATTEMPTS + 1):
+            result.requests += 1
+            try:
+                bars[what] = await request_bars(
+                    gateway, rc, group.end, duration=group.duration, what_to_show=what,
+                    pacer=pacer,
+                )  # fmt: skip
+                break
+            except (HistoryUnavailable, TimeoutError) as exc:
+                why = str(exc) or f"{what} bars timed out"
+                # a pacing violation (another client of the account, a late send) is booked
+                # again once: half a group must not be stored for a passing refusal
+                if "pacing violation" not in why.lower() or attempt == PACING_ATTEMPTS:
+                    errors.append(why)
+                    break
+                log.warning("%s; asking again through the pacer", why)
     if not bars:
         _mark(result, group, "; ".join(errors), rc.local_symbol)
         return result
     now = datetime.now(UTC)
+    indexed = {what: bars_by_start(series) for what, series in bars.items()}
     for s in group.slots:
         values: dict[str, BarValue] = {}
-        for what, series in bars.items():
-            found = value_at_slot(series, s)
+        for what, index in indexed.items():
+            found = value_in_index(index, s)
             if found is not None:
                 values[what] = found
         if values:

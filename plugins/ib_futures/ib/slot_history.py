@@ -56,7 +56,16 @@ class BarValue:
 
 def value_at_slot(bars: Sequence[Any], slot: datetime) -> BarValue | None:
     """The close of the bar ending at ``slot``, else the open of the bar starting there."""
-    by_start = {bar_start(b): b for b in bars}
+    return value_in_index(bars_by_start(bars), slot)
+
+
+def bars_by_start(bars: Sequence[Any]) -> dict[datetime, Any]:
+    """IB's bars keyed by their start (UTC): built once for many slots."""
+    return {bar_start(b): b for b in bars}
+
+
+def value_in_index(by_start: dict[datetime, Any], slot: datetime) -> BarValue | None:
+    """:func:`value_at_slot` over bars already keyed by their start."""
     ending = by_start.get(slot - SLOT)
     if ending is not None and (close := clean_price(ending.close)) is not None:
         return BarValue(close, "close")

@@ -82,6 +82,10 @@ class BackfillPlanOperator(_GatewayMixin):
             return []
         size = cfg.backfill.groups_per_task
         dicts = [g.to_dict() for g in plan.groups]
+        left = plan.requests
+        for d, g in zip(dicts, plan.groups, strict=True):
+            left -= g.requests
+            d["run_requests_left"] = left  # for the fetch task's progress line
         return [dicts[i : i + size] for i in range(0, len(dicts), size)]
 
 
@@ -101,7 +105,7 @@ class BackfillFetchOperator(_GatewayMixin):
         from ib_futures.airflow.operators.base import task_source
         from ib_futures.airflow.pacing import history_pacer
         from ib_futures.backfill import fill_groups
-        from ib_futures.core.backfill import RequestGroup
+        from ib_futures.core.backfill import RequestGroup, pacing_seconds
 
         cfg, lake, source = self.config, self.lake, task_source(context)
         groups = [RequestGroup.from_dict(g) for g in self.groups]
@@ -111,6 +115,12 @@ class BackfillFetchOperator(_GatewayMixin):
             pacer=pacer, source=source,
         ))  # fmt: skip
         self.log.info("batch done: %s", result)
+        if self.groups:
+            left = int(self.groups[-1].get("run_requests_left", 0))
+            self.log.info(
+                "run progress: %d historical requests left after this batch, about %.0fs by "
+                "the pacing budget", left, pacing_seconds(left, pacer.limits),
+            )  # fmt: skip
         return result
 
 

@@ -1,4 +1,4 @@
-"""The fast-forward soak: ``./dev soak [--days 35] [--seed 7]`` (also ``./dev bench soak``).
+"""The fast-forward soak: ``./dev soak [--days 37] [--seed 7]`` (also ``./dev bench soak``).
 
 Every slot of a simulated period runs the futures_collection tasks' code against the IB
 Gateway simulator (faults about one slot in 20, the nightly reset, one gateway restart, one
@@ -19,14 +19,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from soak.audit import audit
-from soak.plan import DEFAULT_START
+from soak.plan import DEFAULT_DAYS, DEFAULT_START
 from soak.report import figures
 from soak.run import run_soak
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./dev soak", description=__doc__)
-    parser.add_argument("--days", type=float, default=35, help="simulated days (default 35)")
+    parser.add_argument("--days", type=float, default=DEFAULT_DAYS,
+                        help=f"simulated days (default {DEFAULT_DAYS}: Thanksgiving to after New Year)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--start", default=DEFAULT_START.isoformat(), help="ISO-8601 UTC start")
     parser.add_argument("--fault-every", type=int, default=20, help="about one fault per N slots")

@@ -182,9 +182,14 @@ def _repair(workdir: Path, sim: SimulatorThread, end: datetime, start: datetime)
 
     sim.faults.clear()
     sim.clock.freeze(end + timedelta(minutes=15))
+    from ib_futures.ledgers import make_pacer
+
     settings = GatewaySettings(port=sim.port, client_id_range=(900, 950))
+    # The tasks' ledger (IB_FUTURES_LEASE_DIR): the repair waits for the turns they left.
+    pacer = make_pacer("file", name="default", path=f"{workdir / 'leases'}{os.sep}")
     return asyncio.run(repair_range(load_config(), lake_uri=str(workdir / "lake"),
-                                    gateway_connection=settings, start=start, end=end))  # fmt: skip
+                                    gateway_connection=settings, start=start, end=end,
+                                    pacer=pacer))  # fmt: skip
 
 
 def _deadline_check(soak: AirflowSoak, journal: Path) -> None:

@@ -19,9 +19,11 @@ FAULT_KINDS: tuple[str, ...] = (
     "client_id_326", "notice_1100", "notice_1101", "notice_1102", "stale_quote", "latency",
 )  # fmt: skip
 
-#: Thursday 2026-11-19 00:00 UTC: 35 days from here span Thanksgiving (Nov 26), the December
-#: roll (Thursday Dec 10), Christmas and New Year 2027.
-DEFAULT_START = datetime(2026, 11, 19, tzinfo=UTC)
+#: Thanksgiving 2026, 07:00 ET: the default 37 days from here take in its early close, the
+#: day after, the December roll (Thursday Dec 10) and expiry (Dec 18), Christmas, New Year's
+#: Day 2027 (closed) and the Friday after (to Saturday Jan 2, 07:00 ET).
+DEFAULT_START = datetime(2026, 11, 26, 12, tzinfo=UTC)
+DEFAULT_DAYS = 37
 #: IB's nightly reset as the soak plays it: the gateway refuses connections 23:50-00:00 ET.
 RESET_START, RESET_MINUTES = time(23, 50), 10
 

@@ -202,7 +202,7 @@ class Soak:
         self.sim.stop()
 
 
-def run_soak(workdir: Path, days: float = 35, seed: int = 7, start: datetime | None = None,
+def run_soak(workdir: Path, days: float = 37, seed: int = 7, start: datetime | None = None,
              **kwargs: Any) -> SoakRun:  # fmt: skip
     """The whole soak; the audit is separate (``audit.audit``)."""
     from .plan import DEFAULT_START

@@ -40,13 +40,15 @@ def ib_end_datetime(end: datetime) -> str:
 
 
 async def wait_for_turn(
-    key: RequestKey, rc: ResolvedContract, pacer: HistoricalPacer | None = None
+    key: RequestKey, rc: ResolvedContract, pacer: HistoricalPacer | None = None,
+    max_wait: float | None = None,
 ) -> None:
     """Book ``key`` with ``pacer`` (default: ``default_pacer()``) and sleep until it may go.
 
     Raises :class:`HistoryUnavailable` when the ledger fails: unbooked means unsent, since a
     request outside the shared ledger could draw 162s for every process of the account
-    (docs/operations.md, "Historical request pacing").
+    (docs/operations.md, "Historical request pacing"); and when the turn is more than
+    ``max_wait`` seconds away (the booking stays: later requests never go before it).
     """
     from ib_futures.core.pacing import default_pacer
 
@@ -59,6 +61,11 @@ async def wait_for_turn(
             f"{rc.symbol} ({rc.local_symbol}): historical bars not requested: the pacing "
             f"ledger failed: {type(exc).__name__}: {exc}"
         ) from exc
+    if max_wait is not None and wait > max_wait:
+        raise HistoryUnavailable(
+            f"{rc.symbol} ({rc.local_symbol}): historical bars not requested: the pacing "
+            f"budget is spent for {wait:.0f}s, longer than the {max_wait:g}s this request may wait"
+        )
     if wait > 0:
         log.info("pacing historical request for %s: waiting %.1fs", rc.symbol, wait)
         await asyncio.sleep(wait)
@@ -73,6 +80,7 @@ async def request_bars(
     bar_size: str = "5 mins",
     what_to_show: str = "TRADES",
     pacer: HistoricalPacer | None = None,
+    max_wait: float | None = None,
 ) -> list[Any]:
     """One paced ``reqHistoricalData`` for ``rc`` ending at ``end`` (UTC; None: the gateway's
     present): IB's bars, oldest first, each stamped by its start (docs/ib-protocol.md
@@ -92,7 +100,7 @@ async def request_bars(
         duration=duration,
         end=ib_end_datetime(end) if end is not None else "",
     )
-    await wait_for_turn(key, rc, pacer)
+    await wait_for_turn(key, rc, pacer, max_wait)
     mark = len(gateway.errors.by_con_id.get(rc.con_id, []))
     bars = await gateway.ib.reqHistoricalDataAsync(
         rc.contract,
@@ -130,6 +138,7 @@ async def recent_closes(
     bar_size: str = "5 mins",
     what_to_show: str = "TRADES",
     pacer: HistoricalPacer | None = None,
+    max_wait: float | None = None,
 ) -> list[tuple[datetime, float]]:
     """``(bar end, close)`` pairs for ``rc`` up to ``end`` (UTC), oldest first.
 
@@ -138,7 +147,7 @@ async def recent_closes(
     """
     bars = await request_bars(
         gateway, rc, end, duration=duration, bar_size=bar_size, what_to_show=what_to_show,
-        pacer=pacer,
+        pacer=pacer, max_wait=max_wait,
     )  # fmt: skip
     step = BAR_SIZES.get(bar_size, timedelta(minutes=5))
     out: list[tuple[datetime, float]] = []

@@ -74,6 +74,7 @@ LATEST_COLUMNS: tuple[str, ...] = (
     "market_data_type",
     "quote_ts",
     "collected_ts",
+    "price_source",
 )
 
 #: columns of :func:`read_unfillable`
@@ -274,7 +275,7 @@ def latest_per_symbol(
             if remaining is not None:
                 cond = cond & pl.col("symbol").is_in(sorted(remaining))
             newest = (
-                _scan(table)
+                _scan(table, LATEST_COLUMNS)
                 .filter(cond)
                 .select(LATEST_COLUMNS)
                 .filter(pl.col("bucket_ts") == pl.col("bucket_ts").max().over("symbol"))

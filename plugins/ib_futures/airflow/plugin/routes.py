@@ -44,6 +44,10 @@ app = FastAPI(
     title="ib-futures",
     description="The Futures page: coverage, freshness, latest quotes, weekly reports",
     dependencies=[can_read_data],
+    # no unauthenticated schema or docs pages: nothing of the app is served without a login
+    openapi_url=None,
+    docs_url=None,
+    redoc_url=None,
 )
 
 

@@ -89,7 +89,9 @@ class ApiServer:
             [AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=timeout
         )
         if done.returncode != 0:
-            raise RuntimeError(f"airflow {' '.join(args)}: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+            raise RuntimeError(
+                f"airflow {' '.join(args)}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
         return done.stdout
 
     def prepare(self) -> None:

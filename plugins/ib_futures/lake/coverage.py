@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from ib_futures.core.coverage import DAY_PRECEDENCE, LIVE_SOURCES, STATES, TRADE_DAY_SHIFT, DayRange
-from ib_futures.lake.readers import read_window
+from ib_futures.lake.readers import _scan, _window_filter, empty_frame, read_window
 from ib_futures.lake.schemas import TABLE_BY_ASSET_CLASS, UNFILLABLE
-from ib_futures.lake.storage import StorageOptions
+from ib_futures.lake.storage import StorageOptions, table_uri
+from ib_futures.lake.tables import open_table
 
 if TYPE_CHECKING:
     from ib_futures.core.config import FuturesConfig
@@ -73,7 +74,11 @@ def _stored(
     lo, hi = utc_window(days)
     spec = TABLE_BY_ASSET_CLASS[asset_class]
     cols = ("symbol", "bucket_ts", "price_source")
-    rows = read_window(lake_uri, spec, symbols, lo, hi, cols, storage_options)
+    table = open_table(table_uri(lake_uri, spec.name), storage_options)
+    if table is None:
+        rows = empty_frame(spec, cols)
+    else:  # read_window without its sort: the joins below do not need an order
+        rows = _scan(table, cols).filter(_window_filter(symbols, lo, hi)).select(cols).collect()
     live = pl.col("price_source").is_null() | pl.col("price_source").is_in(
         [s for s in LIVE_SOURCES if s]
     )
@@ -134,24 +139,94 @@ def _state_expr() -> pl.Expr:
     )  # fmt: skip
 
 
-def day_counts(states: pl.DataFrame, instruments: Instruments, days: DayRange) -> pl.DataFrame:
-    """Per instrument and trade day: the count of each state and the cell's state.
+COUNTED: tuple[str, ...] = tuple(s for s in STATES if s != "not_expected")
 
-    Every instrument x day of the range has a row (``not_expected`` when nothing was due).
-    :return: columns ``symbol, day, state`` and one count column per state but ``not_expected``
+
+def cells(counts: pl.DataFrame, instruments: Instruments, days: DayRange) -> pl.DataFrame:
+    """Every instrument x trade day of the range with its counts and the cell's state.
+
+    :param counts: ``symbol, day`` and a count column per state of :data:`COUNTED`
+    :return: columns ``symbol, day``, the counts, ``state`` (``not_expected``: nothing due)
     """
-    counted = [s for s in STATES if s != "not_expected"]
-    counts = states.group_by("symbol", "day").agg(
-        (pl.col("state") == s).sum().cast(pl.Int64).alias(s) for s in counted
-    )
     all_days = pl.date_range(days.start, days.end, "1d", eager=True).alias("day")
     grid = pl.DataFrame({"symbol": [s for s, _ in instruments]}).join(
         all_days.to_frame(), how="cross"
     )
     out = grid.join(counts, on=["symbol", "day"], how="left").with_columns(
-        pl.col(s).fill_null(0) for s in counted
+        pl.col(s).fill_null(0).cast(pl.Int64) for s in COUNTED
     )
     cell = pl.lit("not_expected")
     for state in reversed(DAY_PRECEDENCE):
         cell = pl.when(pl.col(state) > 0).then(pl.lit(state)).otherwise(cell)
-    return out.with_columns(cell.alias("state")).sort("symbol", "day")
+    return out.select("symbol", "day", *COUNTED, cell.alias("state")).sort("symbol", "day")
+
+
+def day_counts(states: pl.DataFrame, instruments: Instruments, days: DayRange) -> pl.DataFrame:
+    """:func:`cells` from per-slot states (:func:`slot_states`)."""
+    counts = states.group_by("symbol", "day").agg(
+        (pl.col("state") == s).sum().alias(s) for s in COUNTED
+    )
+    return cells(counts, instruments, days)
+
+
+def _class_counts(
+    lake_uri: str, asset_class: str, symbols: list[str], days: DayRange, cfg: FuturesConfig,
+    unfillable: pl.DataFrame, storage_options: StorageOptions | None,
+) -> pl.DataFrame:  # fmt: skip
+    expected = expected_frame(days, asset_class, cfg)
+    due = expected.group_by("day").len("due")
+    stored = _stored(lake_uri, asset_class, symbols, days, storage_options)
+    # one join on the slot alone (no symbol x slot grid): cheap on a year of rows
+    placed = stored.join(expected, on="bucket_ts", how="left")
+    extra = placed.filter(pl.col("day").is_null()).with_columns(_trade_day(asset_class))
+    placed = pl.concat([
+        placed.filter(pl.col("day").is_not_null()).with_columns(pl.lit(True).alias("exp")),
+        extra.with_columns(pl.lit(False).alias("exp")),
+    ]).filter(pl.col("day").is_between(days.start, days.end))  # fmt: skip
+    counts = placed.group_by("symbol", "day").agg(
+        (pl.col("stored") == "live").sum().alias("live"),
+        (pl.col("stored") == "history").sum().alias("history"),
+        pl.col("exp").sum().alias("stored_due"),
+    )
+    known = (
+        unfillable.filter(pl.col("symbol").is_in(symbols))
+        .join(expected, on="bucket_ts", how="inner")
+        .join(stored, on=["symbol", "bucket_ts"], how="anti")
+        .group_by("symbol", "day").len("unfillable")
+    )  # fmt: skip
+    grid = pl.DataFrame({"symbol": symbols}).join(due, how="cross")
+    return (
+        grid.join(counts, on=["symbol", "day"], how="full", coalesce=True)
+        .join(known, on=["symbol", "day"], how="left")
+        .with_columns(
+            pl.col(c).fill_null(0) for c in ("due", "live", "history", "stored_due", "unfillable")
+        )
+        .with_columns(
+            (pl.col("due") - pl.col("stored_due") - pl.col("unfillable")).alias("missing")
+        )
+        .select("symbol", "day", *COUNTED)
+    )
+
+
+def coverage_cells(
+    lake_uri: str,
+    instruments: Instruments,
+    days: DayRange,
+    cfg: FuturesConfig,
+    storage_options: StorageOptions | None = None,
+) -> pl.DataFrame:
+    """The heat map's cells (as :func:`cells`), counted without a per-slot grid.
+
+    Gives what ``day_counts(slot_states(...))`` gives (tested), at a fraction of the cost on
+    long ranges: the stored rows are joined to the calendar on the slot alone.
+    """
+    unfillable = _unfillable(lake_uri, [s for s, _ in instruments], days, storage_options)
+    frames = [
+        _class_counts(lake_uri, asset_class, [s for s, a in instruments if a == asset_class],
+                      days, cfg, unfillable, storage_options)
+        for asset_class in dict.fromkeys(a for _, a in instruments)
+    ]  # fmt: skip
+    counts = pl.concat(frames) if frames else pl.DataFrame(
+        schema={"symbol": pl.String, "day": pl.Date, **{c: pl.Int64 for c in COUNTED}}
+    )  # fmt: skip
+    return cells(counts, instruments, days)

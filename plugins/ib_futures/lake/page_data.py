@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from ib_futures.core.coverage import STATES, DayRange, day_range, parse_day
-from ib_futures.lake.coverage import day_counts, slot_states
+from ib_futures.lake.coverage import coverage_cells, slot_states
 from ib_futures.lake.storage import StorageOptions
 
 if TYPE_CHECKING:
@@ -55,8 +55,7 @@ def coverage(
     """The heat map: one cell per instrument and trade day, with the slot counts by state."""
     chosen = instruments(cfg, symbols)
     pairs = [(i.symbol, i.asset_class) for i in chosen]
-    states = slot_states(lake_uri, pairs, days, cfg, storage_options)
-    cells = day_counts(states, pairs, days)
+    cells = coverage_cells(lake_uri, pairs, days, cfg, storage_options)
     order = {s: n for n, (s, _) in enumerate(pairs)}
     rows = cells.with_columns(pl.col("day").cast(pl.String)).to_dicts()
     rows.sort(key=lambda r: (order[r["symbol"]], r["day"]))

@@ -96,13 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dags_test(
-    simulator: Any,
-    env: dict[str, str],
-    work: Path,
-    bin_dir: Path,
-    slot: datetime,
-    clock: datetime,
-    what: str,
+    simulator: Any, env: dict[str, str], work: Path, bin_dir: Path, slot: datetime,
+    clock: datetime, what: str,
 ) -> int:
     """``airflow dags test futures_collection <slot>`` against a simulator whose clock reads
     ``clock``; prints the write lines of the log."""
@@ -116,10 +111,8 @@ def _dags_test(
             env,
             log,
         )
-    print(
-        f"  airflow dags test futures_collection {slot.isoformat()}  ({what}; gateway clock "
-        f"{clock:%H:%M:%S}) exit {rc} in {time.monotonic() - t0:.1f}s; log {log}"
-    )
+    print(f"  airflow dags test futures_collection {slot.isoformat()}  ({what}; gateway clock "
+          f"{clock:%H:%M:%S}) exit {rc} in {time.monotonic() - t0:.1f}s; log {log}")
     for line in log.read_text().splitlines():
         if ("in batch" in line and "inserted" in line) or "filled from IB history" in line:
             print("    " + line.split("]", 1)[-1].split("[airflow")[0].strip())
@@ -138,22 +131,14 @@ def show_lake(lake_conn: str, slots: list[datetime]) -> int:
     lake = DeltaLakeHook().location.uri
 
     print(f"\nStored in {lake}:")
-    cols = [
-        "symbol",
-        "local_symbol",
-        "bucket_ts",
-        "bid",
-        "ask",
-        "last",
-        "price",
-        "price_source",
-        "change_1h",
-    ]
+    cols = ["symbol", "local_symbol", "bucket_ts", "bid", "ask", "last", "price", "price_source",
+            "change_1h"]
     for spec, symbols in ((FUTURES, ["ES", "NQ", "RTY"]), (SPOT, ["SPY", "QQQ", "IWM"])):
         table = spec.name
         frame = read_window(lake, spec, symbols, slots[0], slots[-1] + timedelta(seconds=1), cols)
         with pl.Config(tbl_rows=30, tbl_cols=12, tbl_width_chars=140):
-            print(f"\n{table}: {frame.height} rows for {len(slots)} slots ({lake}/{table})")
+            print(f"\n{table}: {frame.height} rows for {len(slots)} slots "
+                  f"({lake}/{table})")
             print(frame.select(cols).sort("bucket_ts", "symbol"))
     return 0
 

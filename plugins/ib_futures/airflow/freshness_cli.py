@@ -22,10 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ib_futures.freshness")
     parser.add_argument("--at", help="check as of this ISO-8601 time (default: now)")
     parser.add_argument("--lake", help="lake URI (beats the connection, environment, config)")
-    parser.add_argument(
-        "--lake-conn-id",
-        help="the delta_lake connection (default: delta_lake_default when it exists)",
-    )
+    parser.add_argument("--lake-conn-id", help="the delta_lake connection (default: "
+                        "delta_lake_default when it exists)")
     parser.add_argument("--config", help="path of futures_config.yaml")
     args = parser.parse_args(argv)
     try:

@@ -197,9 +197,7 @@ def earliest_send(
     everything = [(b.at, b.weight) for b in booked]
     at = max(
         at,
-        _window_ready(
-            everything, key.weight, limits.max_requests, limits.window_s, limits.margin_s
-        ),
+        _window_ready(everything, key.weight, limits.max_requests, limits.window_s, limits.margin_s),
     )
     contract = [(b.at, b.weight) for b in booked if b.contract == key.contract]
     return max(

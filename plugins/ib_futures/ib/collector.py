@@ -294,7 +294,9 @@ async def gateway_clock(gateway: GatewayConnection) -> datetime:
     alike, whatever the worker's clock says."""
     from datetime import UTC
 
-    now = await asyncio.wait_for(gateway.ib.reqCurrentTimeAsync(), gateway.settings.request_timeout)
+    now = await asyncio.wait_for(
+        gateway.ib.reqCurrentTimeAsync(), gateway.settings.request_timeout
+    )
     return now.astimezone(UTC)
 
 
@@ -308,12 +310,8 @@ def log_cycle(result: CycleResult, logger: logging.Logger = log) -> None:
             rec["change_overnight"], rec["change_daily"], rec["change_source"],
         )  # fmt: skip
         if rec["price_source"] != "live":
-            logger.info(
-                "%s filled from IB history: price=%s (%s)",
-                rec["symbol"],
-                rec["price"],
-                rec["price_source"],
-            )
+            logger.info("%s filled from IB history: price=%s (%s)", rec["symbol"], rec["price"],
+                        rec["price_source"])
     logger.info("historical requests this cycle: %d", result.stats.historical_requests)
     for symbol, reason in sorted(result.collection.failures.items()):
         logger.error("not collected: %s", reason if symbol in reason else f"{symbol}: {reason}")

@@ -27,11 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BAR_SIZES = {
-    "5 mins": timedelta(minutes=5),
-    "1 hour": timedelta(hours=1),
-    "1 day": timedelta(days=1),
-}
+BAR_SIZES = {"5 mins": timedelta(minutes=5), "1 hour": timedelta(hours=1), "1 day": timedelta(days=1)}
 
 
 class HistoryUnavailable(RuntimeError):

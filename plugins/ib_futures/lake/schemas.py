@@ -291,7 +291,9 @@ UNFILLABLE = TableSpec(
     partition_by=("bucket_date",),
     constraints=MappingProxyType(
         {
-            "reason_known": "reason IN (" + ", ".join(f"'{r}'" for r in UNFILLABLE_REASONS) + ")",
+            "reason_known": "reason IN ("
+            + ", ".join(f"'{r}'" for r in UNFILLABLE_REASONS)
+            + ")",
             "bucket_date_is_utc_date": "bucket_date = CAST(bucket_ts AS DATE)",
         }
     ),

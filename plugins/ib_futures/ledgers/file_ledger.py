@@ -112,9 +112,7 @@ class FileLedger:
             "SELECT at, identity, contract, weight FROM bookings WHERE ledger = ? ORDER BY at",
             (self.name,),
         ).fetchall()
-        return [
-            Booking(float(at), identity, contract, int(w)) for at, identity, contract, w in rows
-        ]
+        return [Booking(float(at), identity, contract, int(w)) for at, identity, contract, w in rows]
 
     def reserve(self, key: RequestKey, limits: PacingLimits) -> Reservation:
         with self._locked() as conn:

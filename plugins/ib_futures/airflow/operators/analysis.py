@@ -52,20 +52,14 @@ class PairAnalysisOperator(LakeBaseOperator):
         XCom; ``status`` is ``insufficient_data`` (with ``reason``) when there was too little data.
     """
 
-    template_fields: Sequence[str] = lake_template_fields(
-        "pair", "lookback_days", "analysis_overrides"
-    )
+    template_fields: Sequence[str] = lake_template_fields("pair", "lookback_days", "analysis_overrides")
     ui_color = "#e8f0fa"
 
     def __init__(self, *, pair: Sequence[str], lookback_days: int | str | None = None,
                  analysis_overrides: Mapping[str, Any] | None = None,
                  **kwargs: Any) -> None:  # fmt: skip
         super().__init__(**kwargs)
-        self.pair, self.lookback_days, self.analysis_overrides = (
-            pair,
-            lookback_days,
-            analysis_overrides,
-        )
+        self.pair, self.lookback_days, self.analysis_overrides = pair, lookback_days, analysis_overrides
 
     def settings(self) -> AnalysisSettings:
         """The config's ``analysis`` section with this task's overrides, validated."""
@@ -113,13 +107,8 @@ class AnalysisResultsOperator(LakeBaseOperator):
         if not rows:
             raise ValueError("no analysis rows reached the results task")
         written = store_week(self.lake.uri, rows, storage_options=self.lake.storage_options)
-        self.log.info(
-            "wrote %d rows (weeks %s) to %s, version %d",
-            len(rows),
-            written["weeks"],
-            written["table"],
-            written["version"],
-        )
+        self.log.info("wrote %d rows (weeks %s) to %s, version %d",
+                      len(rows), written["weeks"], written["table"], written["version"])
         return written
 
 
@@ -149,12 +138,6 @@ class AnalysisReportOperator(LakeBaseOperator):
             self.lake.uri, str(self.week_end), self.pairs or None,
             storage_options=self.lake.storage_options,
         )  # fmt: skip
-        self.log.info(
-            "report of %s stored in %s/%s, version %d (%d charts)",
-            files.week_end,
-            self.lake.uri,
-            files.table,
-            files.version,
-            len(files.charts),
-        )
+        self.log.info("report of %s stored in %s/%s, version %d (%d charts)",
+                      files.week_end, self.lake.uri, files.table, files.version, len(files.charts))
         return files.as_dict()

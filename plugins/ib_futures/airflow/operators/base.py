@@ -21,12 +21,7 @@ if TYPE_CHECKING:
     from ib_futures.core.config import FuturesConfig
     from ib_futures.lake.storage import LakeLocation
 
-LAKE_TEMPLATE_FIELDS: tuple[str, ...] = (
-    "lake_uri",
-    "lake_conn_id",
-    "aws_conn_id",
-    "storage_options",
-)
+LAKE_TEMPLATE_FIELDS: tuple[str, ...] = ("lake_uri", "lake_conn_id", "aws_conn_id", "storage_options")
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", "", "none"})

@@ -75,13 +75,9 @@ class DeltaWriteOperator(LakeBaseOperator):
 
         on_invalid = str(self.on_invalid).strip().lower()
         if on_invalid not in ON_INVALID_CHOICES:
-            raise ValueError(
-                f"on_invalid={self.on_invalid!r}; expected one of {ON_INVALID_CHOICES}"
-            )
+            raise ValueError(f"on_invalid={self.on_invalid!r}; expected one of {ON_INVALID_CHOICES}")
         records, dry_run = _records(self.snapshots), as_bool(self.dry_run_flag, "dry_run")
-        self.log.info(
-            "writing %d records (on_invalid=%s, dry_run=%s)", len(records), on_invalid, dry_run
-        )
+        self.log.info("writing %d records (on_invalid=%s, dry_run=%s)", len(records), on_invalid, dry_run)
         report = write_snapshots(
             self.lake.uri,
             records,
@@ -142,9 +138,7 @@ class DeltaMaintenanceOperator(LakeBaseOperator):
             self.lake.uri,
             [self.tables] if isinstance(self.tables, str) else list(self.tables),
             vacuum_retention_hours=setting(
-                self.vacuum_retention_hours,
-                retention.vacuum_retention_hours,
-                "vacuum_retention_hours",
+                self.vacuum_retention_hours, retention.vacuum_retention_hours, "vacuum_retention_hours"
             ),
             log_retention_hours=setting(
                 self.log_retention_hours, retention.log_retention_hours, "log_retention_hours"

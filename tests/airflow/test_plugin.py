@@ -27,7 +27,8 @@ from ib_futures.airflow.plugin.routes import app
 from support.api_server import PASSWORD, ApiServer
 from support.page_lake import END_DAY, REPORT_WEEK, START_DAY, build_lake, expected_cells
 
-pytestmark = pytest.mark.timeout(240)
+# a real api-server and a browser: the end-to-end tests (CI runs them once, on the default Python)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"

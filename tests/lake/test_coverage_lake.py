@@ -80,3 +80,15 @@ def test_an_s3_lake_reads_alike(known_lake, s3_server) -> None:
     one_day = DayRange(date(2026, 11, 4), date(2026, 11, 4))
     cells = coverage_cells(lake, [("ES", "FUT")], one_day, load_config(), s3_server)
     assert cells.row(0, named=True)["missing"] == 3
+
+
+def test_slots_not_yet_due_are_not_missing(known_lake) -> None:
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 11, 9, 15, 0, tzinfo=UTC)  # 10:00 ET: SPY's day (deleted) just began
+    body = coverage(known_lake, load_config(), DayRange(date(2026, 11, 9), date(2026, 11, 9)),
+                    "SPY", at=at)  # fmt: skip
+    (cell,) = body["cells"]
+    assert cell["missing"] == 5 and cell["state"] == "missing"  # 14:30..14:50 UTC, not 14:55
+    later = day_slots(known_lake, load_config(), "2026-11-09", "SPY", at=at)["slots"]
+    assert Counter(s["state"] for s in later) == Counter({"missing": 5})

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 STATES: tuple[str, ...] = ("live", "history", "unfillable", "missing", "not_expected")
 #: a day's cell shows the first of these that has a slot that day
@@ -55,10 +55,15 @@ def day_state(counts: Mapping[str, int]) -> str:
 
 @dataclass(frozen=True)
 class DayRange:
-    """Trading days ``start`` to ``end``, both included."""
+    """Trading days ``start`` to ``end``, both included.
+
+    ``due_until``: slots at or after this instant are not due yet (their run may still be
+    going), so they count as not expected rather than missing; None: every slot is due.
+    """
 
     start: date
     end: date
+    due_until: datetime | None = None
 
     @property
     def days(self) -> int:

@@ -62,6 +62,8 @@ def expected_frame(days: DayRange, asset_class: str, cfg: FuturesConfig) -> pl.D
     """
     lo, hi = utc_window(days)
     frame = _expected(lo, hi, asset_class, cfg.model_dump_json())
+    if days.due_until is not None:
+        frame = frame.filter(pl.col("bucket_ts") < days.due_until)
     return frame.rename({"session_date": "day"}).filter(
         pl.col("day").is_between(days.start, days.end)
     )

@@ -8,12 +8,14 @@ Every read is pruned (``lake.readers``, ``lake.coverage``). Bad input raises
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from ib_futures.core.coverage import STATES, DayRange, day_range, parse_day
+from ib_futures.core.slot import SLOT
 from ib_futures.lake.coverage import coverage_cells, slot_states
 from ib_futures.lake.storage import StorageOptions
 
@@ -45,14 +47,21 @@ def selected_range(start: str | None, end: str | None, today: date) -> DayRange:
         raise PageInputError(str(exc)) from None
 
 
+def _due(days: DayRange, at: datetime | None) -> DayRange:
+    """Slots newer than one slot before ``at`` (default now) are not due yet, as in freshness."""
+    return replace(days, due_until=(at or datetime.now(UTC)) - SLOT)
+
+
 def coverage(
     lake_uri: str,
     cfg: FuturesConfig,
     days: DayRange,
     symbols: str | None = None,
     storage_options: StorageOptions | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """The heat map: one cell per instrument and trade day, with the slot counts by state."""
+    days = _due(days, at)
     chosen = instruments(cfg, symbols)
     pairs = [(i.symbol, i.asset_class) for i in chosen]
     cells = coverage_cells(lake_uri, pairs, days, cfg, storage_options)
@@ -75,6 +84,7 @@ def day_slots(
     day: str | None,
     symbols: str | None = None,
     storage_options: StorageOptions | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """The drill-down: every expected or stored slot of one trade day, with its state."""
     try:
@@ -85,7 +95,7 @@ def day_slots(
         raise PageInputError("day is required (YYYY-MM-DD)")
     chosen = instruments(cfg, symbols)
     pairs = [(i.symbol, i.asset_class) for i in chosen]
-    states = slot_states(lake_uri, pairs, DayRange(which, which), cfg, storage_options)
+    states = slot_states(lake_uri, pairs, _due(DayRange(which, which), at), cfg, storage_options)
     slots = states.select(
         "symbol", pl.col("bucket_ts").dt.strftime("%Y-%m-%dT%H:%MZ").alias("slot"), "state"
     ).to_dicts()

@@ -92,3 +92,19 @@ def test_slots_not_yet_due_are_not_missing(known_lake) -> None:
     assert cell["missing"] == 5 and cell["state"] == "missing"  # 14:30..14:50 UTC, not 14:55
     later = day_slots(known_lake, load_config(), "2026-11-09", "SPY", at=at)["slots"]
     assert Counter(s["state"] for s in later) == Counter({"missing": 5})
+
+
+def test_the_polars_state_is_core_slot_state() -> None:
+    from itertools import product
+
+    from ib_futures.core.coverage import slot_state
+    from ib_futures.lake.coverage import _state_expr
+
+    cases = list(product([True, None], [None, "live", "history"], [True, None]))
+    frame = pl.DataFrame(cases, schema=["expected", "stored", "unfillable"], orient="row")
+    got = frame.select(_state_expr())["state"].to_list()
+    want = [
+        slot_state(bool(e), s is not None, None if s == "live" else s, bool(u))
+        for e, s, u in cases
+    ]
+    assert got == want

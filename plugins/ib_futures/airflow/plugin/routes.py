@@ -27,18 +27,40 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
-from airflow.api_fastapi.core_api.security import requires_access_dag
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 PREFIX = "/ib-futures"
 COLLECTION_DAG = "futures_collection"
 ANALYSIS_DAG = "futures_analysis_weekly"
 
-can_read_data = Depends(requires_access_dag("GET", param_dag_id=COLLECTION_DAG))
-can_read_reports = Depends(requires_access_dag("GET", param_dag_id=ANALYSIS_DAG))
+_bearer = HTTPBearer(auto_error=False)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def requires_read(dag_id: str) -> Any:
+    """Airflow's own ``get_user`` then ``requires_access_dag("GET", dag_id)``, as a dependency.
+
+    The security module is imported on the first request, not when the plugin loads: every
+    Airflow process loads plugins (workers, scheduler), and that import costs ~1 s.
+    """
+
+    async def dependency(request: Request, bearer: BearerDep) -> None:
+        from airflow.api_fastapi.core_api.security import get_user, requires_access_dag
+
+        user = await get_user(request, None, bearer)  # 401 without a valid token
+        check = requires_access_dag("GET", param_dag_id=dag_id)
+        await run_in_threadpool(check, request, user)  # 403; reads the DAG's team (database)
+
+    return Depends(dependency)
+
+
+can_read_data = requires_read(COLLECTION_DAG)
+can_read_reports = requires_read(ANALYSIS_DAG)
 
 app = FastAPI(
     title="ib-futures",

@@ -42,9 +42,9 @@ re-run or a backfill of a week computes the same figures.
   coverage (slots expected by the calendars against slots present, gaps). Too little data gives
   `status = insufficient_data` with the counts, never a zero.
 * **write_results** replaces the week's rows in the Delta table `futures_analysis`.
-* **report** writes `report.html` (charts inlined) and the PNGs under
-  `<lake>/reports/futures_analysis/<week_end>/` (object-store lakes: the configured local
-  `analysis.report_dir`), logs one plain-language paragraph per pair, and pushes the path.
+* **report** renders `report.html` (charts inlined) and the PNGs and stores them in the lake's
+  `weekly_reports` table (local or `s3://` alike), where the Futures page shows them; logs one
+  plain-language paragraph per pair.
 
 Definitions of every figure: `docs/analysis.md`.
 """

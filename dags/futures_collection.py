@@ -54,6 +54,9 @@ month) and `spot_snapshots` (SPY, QQQ, IWM).
 * A deadline alert fires when a run has not finished within the configured minutes of being
   queued; the `futures_freshness` DAG alerts when the newest stored slot is older than the
   session calendar expects (which also catches runs that were never created).
+
+**[Open the Futures page](/plugin/futures)**: coverage of every expected slot (live, from
+history, unfillable, missing), freshness, the latest quotes and the weekly reports.
 """
 
 with DAG(

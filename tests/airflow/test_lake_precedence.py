@@ -147,12 +147,12 @@ def probe_freshness_cli(lakes: Lakes, argument: str | None, capsys: Any) -> list
 
 
 def probe_plugin(lakes: Lakes, argument: str | None) -> list[str]:
-    from fastapi.testclient import TestClient
-
-    from ib_futures.airflow.plugin import app
+    # what every route of the Futures page reads (its HTTP side, behind Airflow's auth, is
+    # tested against a real api-server in test_plugin.py)
+    from ib_futures.airflow.plugin.routes import _lake
 
     assert argument is None  # a web request cannot choose the lake
-    used = TestClient(app).get("/freshness").json()["lake"]
+    used = _lake()[1].uri
     return [s for s, d in lakes.dirs.items() if str(d) == used]
 
 

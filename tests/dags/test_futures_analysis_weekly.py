@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -131,7 +130,8 @@ def test_airflow_dags_test_writes_results_and_report(tmp_path: Path) -> None:
     assert sorted(results["pair"].to_list()) == ["ES/SPY", "NQ/QQQ", "RTY/IWM"]
     assert set(results["status"]) == {"ok"}
     assert (results["xcorr_peak_lag"] == 1).all()  # the synthetic lake plants a 1-slot lead
-    report = lake / "reports" / "futures_analysis" / "2026-11-27"
-    assert (report / "report.html").is_file()
-    assert len(list(report.glob("*.png"))) == 12
-    assert json.dumps(str(report / "report.html")) in log or str(report / "report.html") in log
+    reports = pl.read_delta(str(lake / "weekly_reports"))  # where the Futures page reads them
+    assert set(reports["week_end"]) == {"2026-11-27"}
+    assert sorted(reports["name"].to_list()).count("report.html") == 1
+    assert sum(n.endswith(".png") for n in reports["name"]) == 12
+    assert "report of 2026-11-27 stored in" in log

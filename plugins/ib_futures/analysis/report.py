@@ -1,8 +1,8 @@
 """The weekly report: PNG charts and one self-contained HTML page (charts inlined as base64).
 
-Where it goes: next to the lake (``<lake>/reports/futures_analysis/<week_end>/``) when the lake
-is a local path; for an object-store lake, under a local directory (``IB_FUTURES_REPORT_DIR``,
-else ``./reports``) with the same sub-path, and the caller logs that it did so.
+Rendered in memory and stored in the lake (``ib_futures.lake.reports``: the ``weekly_reports``
+table), so every component that reaches the lake (the api-server's futures page included) reads
+it, whatever the lake is: a local path or ``s3://``.
 """
 
 from __future__ import annotations
@@ -10,52 +10,35 @@ from __future__ import annotations
 import base64
 import html
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ib_futures.analysis.charts import CHARTS
+from ib_futures.lake.reports import HTML_NAME, REPORTS_TABLE
+from ib_futures.lake.storage import StorageOptions
 
 log = logging.getLogger(__name__)
-
-REPORT_DIR_ENV = "IB_FUTURES_REPORT_DIR"
-REPORT_SUBDIR = ("reports", "futures_analysis")
-HTML_NAME = "report.html"
 
 
 @dataclass
 class ReportFiles:
-    directory: str
-    html: str
+    """What :func:`write_report` stored: the table, the week and its file names."""
+
+    table: str
+    week_end: str
+    version: int
+    html: str = HTML_NAME
     charts: list[str] = field(default_factory=list)
-    local_fallback: bool = False  # True: the lake is remote, the report was written locally
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "directory": self.directory,
+            "table": self.table,
+            "week_end": self.week_end,
+            "version": self.version,
             "html": self.html,
             "charts": list(self.charts),
-            "local_fallback": self.local_fallback,
         }
-
-
-def report_directory(
-    lake_uri: str, week_end: str, local_dir: str | None = None
-) -> tuple[Path, bool]:
-    """``(directory, local_fallback)`` for one week's report.
-
-    ``local_dir`` is used only for an object-store lake; a local lake keeps its reports beside
-    its tables.
-    """
-    from ib_futures.lake.storage import is_object_store
-
-    if is_object_store(lake_uri):
-        base = Path(local_dir or os.environ.get(REPORT_DIR_ENV) or "reports")
-        return base.joinpath(*REPORT_SUBDIR[1:], week_end).resolve(), True
-    lake = lake_uri.removeprefix("file://")
-    return Path(lake).joinpath(*REPORT_SUBDIR, week_end).resolve(), False
 
 
 def _fmt(value: Any, spec: str = ".3f") -> str:
@@ -145,12 +128,11 @@ _CSS = (
 )
 
 
-def render_report(rows: Sequence[Mapping[str, Any]], directory: Path) -> tuple[str, list[str]]:
-    """Write the charts and the HTML for ``rows`` (one week) into ``directory``."""
+def render_report(rows: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
+    """The report of ``rows`` (one week): ``{file name: bytes}``, the HTML page first."""
     if not rows:
         raise ValueError("no result rows to report")
-    directory.mkdir(parents=True, exist_ok=True)
-    written: list[str] = []
+    charts: dict[str, bytes] = {}
     sections = []
     for row in sorted(rows, key=lambda r: str(r["pair"])):
         images: list[tuple[str, bytes]] = []
@@ -158,9 +140,7 @@ def render_report(rows: Sequence[Mapping[str, Any]], directory: Path) -> tuple[s
             png = draw(row)
             if png is None:
                 continue
-            path = directory / f"{row['futures_symbol']}_{row['etf_symbol']}_{suffix}.png"
-            path.write_bytes(png)
-            written.append(str(path))
+            charts[f"{row['futures_symbol']}_{row['etf_symbol']}_{suffix}.png"] = png
             images.append((suffix, png))
         sections.append(_section(row, images))
     first = rows[0]
@@ -175,21 +155,22 @@ def render_report(rows: Sequence[Mapping[str, Any]], directory: Path) -> tuple[s
         + "\n".join(sections)
         + "</body></html>"
     )
-    html_path = directory / HTML_NAME
-    html_path.write_text(page, encoding="utf-8")
-    return str(html_path), written
+    return {HTML_NAME: page.encode("utf-8"), **charts}
 
 
 def write_report(
     lake_uri: str,
     rows: Sequence[Mapping[str, Any]],
-    local_dir: str | None = None,
+    storage_options: StorageOptions | None = None,
 ) -> ReportFiles:
-    """Render one week's report where :func:`report_directory` says."""
-    week_end = str(rows[0]["week_end"]) if rows else ""
-    directory, fallback = report_directory(lake_uri, week_end, local_dir)
-    html_path, charts = render_report(rows, directory)
-    return ReportFiles(str(directory), html_path, charts, fallback)
+    """Render one week's report and store it in the lake's ``weekly_reports`` table."""
+    from ib_futures.lake.reports import store_report
+
+    files = render_report(rows)
+    week_end = str(rows[0]["week_end"])
+    version = store_report(lake_uri, week_end, files, storage_options)
+    charts = [name for name in files if name != HTML_NAME]
+    return ReportFiles(REPORTS_TABLE, week_end, version, HTML_NAME, charts)
 
 
 def write_weekly_report(
@@ -197,8 +178,7 @@ def write_weekly_report(
     week_end: str,
     pairs: Sequence[str] | None = None,
     *,
-    storage_options: dict[str, str] | None = None,
-    local_dir: str | None = None,
+    storage_options: StorageOptions | None = None,
 ) -> ReportFiles:
     """Read one week's rows from ``futures_analysis`` and :func:`write_report` them.
 
@@ -211,4 +191,4 @@ def write_weekly_report(
         raise ValueError(f"futures_analysis has no rows for week_end={week_end}")
     for row in rows:
         log.info("%s", row["summary"])
-    return write_report(lake_uri, rows, local_dir=local_dir)
+    return write_report(lake_uri, rows, storage_options)

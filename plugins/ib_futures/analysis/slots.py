@@ -60,7 +60,11 @@ def _needs_rule_check(cfg: FuturesConfig, sessions: list[MarketSession]) -> bool
 
 
 def _frame(
-    start: datetime, end: datetime, market: AssetClass, cfg: FuturesConfig | None
+    start: datetime,
+    end: datetime,
+    market: AssetClass,
+    cfg: FuturesConfig | None,
+    regular_hours: bool = True,
 ) -> pl.DataFrame:
     """Slots ``open <= t < close`` of each session, clipped to ``[start, end)``.
 
@@ -70,9 +74,10 @@ def _frame(
     """
     import polars as pl
 
+    from ib_futures.core.config import FuturesConfig
     from ib_futures.core.session import expected_slots, sessions_between
 
-    cfg = _regular_hours(cfg)
+    cfg = _regular_hours(cfg) if regular_hours else (cfg or FuturesConfig())
     ts = pl.Datetime("us", "UTC")
     schema = pl.Schema([("bucket_ts", ts), ("session_date", pl.Date())])
     sessions = sessions_between(start, end, market, cfg)
@@ -115,6 +120,14 @@ def futures_expected_slots(
 ) -> pl.DataFrame:
     """Globex slots in ``[start, end)``: ``bucket_ts``, ``session_date`` (CME trade date)."""
     return _frame(start, end, "FUT", cfg)
+
+
+def collected_slots(
+    start: datetime, end: datetime, market: AssetClass, cfg: FuturesConfig | None = None
+) -> pl.DataFrame:
+    """The slots the collector collects in ``[start, end)`` (ETFs in the configured
+    ``collection.etf_hours``): ``bucket_ts``, ``session_date``. The futures page's coverage."""
+    return _frame(start, end, market, cfg, regular_hours=False)
 
 
 def exchange_date(ts: datetime) -> date:

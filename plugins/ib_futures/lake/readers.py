@@ -74,6 +74,7 @@ LATEST_COLUMNS: tuple[str, ...] = (
     "market_data_type",
     "quote_ts",
     "collected_ts",
+    "price_source",
 )
 
 #: columns of :func:`read_unfillable`
@@ -254,37 +255,35 @@ def latest_per_symbol(
 ) -> pl.DataFrame:
     """The newest row of each symbol (both tables), for freshness checks.
 
-    Walks the date partitions newest first and stops as soon as every requested symbol is found
-    (``symbols=None``: every symbol of the newest non-empty partition of each table); looks at
-    most ``max_partitions`` days back. A symbol with no row in that span is absent.
+    Reads the newest ``max_partitions`` date partitions of each table in one pruned read
+    (``symbols=None``: every symbol of the newest partition of each table). A symbol with no
+    row in that span is absent.
 
     :return: columns :data:`LATEST_COLUMNS`, one row per symbol found, sorted by symbol
     """
-    wanted = None if symbols is None else set(symbols)
+    wanted = None if symbols is None else sorted(set(symbols))
     frames: list[pl.DataFrame] = []
     for spec in SNAPSHOT_TABLES:
         table = open_table(table_uri(lake_uri, spec.name), storage_options)
         if table is None:
             continue
-        remaining = None if wanted is None else set(wanted)
-        for day in _partition_dates(table, spec)[:max_partitions]:
-            if remaining is not None and not remaining:
-                break
-            cond = pl.col("bucket_date") == day
-            if remaining is not None:
-                cond = cond & pl.col("symbol").is_in(sorted(remaining))
-            newest = (
-                _scan(table)
-                .filter(cond)
-                .select(LATEST_COLUMNS)
-                .filter(pl.col("bucket_ts") == pl.col("bucket_ts").max().over("symbol"))
-                .collect()
-            )
-            if newest.height:
-                frames.append(newest)
-                if remaining is None:
-                    break
-                remaining -= set(newest["symbol"].to_list())
+        # one pruned read of the newest partitions (a walk of one read per day would, for a
+        # symbol the table does not hold, cost max_partitions reads)
+        days = _partition_dates(table, spec)[: 1 if wanted is None else max_partitions]
+        if not days:
+            continue
+        cond = pl.col("bucket_date").is_in(days)
+        if wanted is not None:
+            cond = cond & pl.col("symbol").is_in(wanted)
+        newest = (
+            _scan(table, LATEST_COLUMNS)
+            .filter(cond)
+            .select(LATEST_COLUMNS)
+            .filter(pl.col("bucket_ts") == pl.col("bucket_ts").max().over("symbol"))
+            .collect()
+        )
+        if newest.height:
+            frames.append(newest)
     if not frames:
         return empty_frame(FUTURES, LATEST_COLUMNS)
     return pl.concat(frames).sort("symbol")

@@ -16,6 +16,7 @@ from ib_futures.airflow.operators.analysis import (
 )
 from ib_futures.analysis.config import DEFAULT_PAIRS as PAIRS
 from ib_futures.analysis.synthetic import synthetic_snapshots, write_synthetic_lake
+from ib_futures.lake.reports import read_report_file
 from support.analysis_reference import WEEK, WINDOW_END
 
 
@@ -61,6 +62,8 @@ def test_operators_analyse_write_and_report(tmp_path: Path, monkeypatch) -> None
     report = AnalysisReportOperator(task_id="report", week_end="2026-11-20", lake_uri=lake).execute(
         context  # type: ignore[arg-type]
     )
-    assert Path(report["html"]).is_file() and len(report["charts"]) == 12
+    assert report["table"] == "weekly_reports" and len(report["charts"]) == 12
+    html = read_report_file(lake, "2026-11-20", report["html"])
+    assert html is not None and html.count(b"data:image/png;base64,") == 12
     with pytest.raises(ValueError, match="no rows"):
         AnalysisReportOperator(task_id="r2", week_end="2020-01-03", lake_uri=lake).execute(context)  # type: ignore[arg-type]

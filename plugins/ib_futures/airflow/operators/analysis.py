@@ -116,12 +116,12 @@ class AnalysisReportOperator(LakeBaseOperator):
     """Render the week's report (HTML with inlined charts, plus the PNGs) from the table.
 
     Reads the stored rows (so the report shows exactly what ``futures_analysis`` holds) and
-    writes where :func:`ib_futures.analysis.report.report_directory` says, the place the UI
-    plugin reads from: beside a local lake, or ``analysis.report_dir`` for an object store.
+    stores the files in the lake's ``weekly_reports`` table (``ib_futures.lake.reports``),
+    where the futures page reads them, local lake or object store alike.
 
     :param week_end: ``YYYY-MM-DD`` (templated; the results task's ``week_end``).
     :param pairs: limit to these pairs (templated; None: every pair of that week).
-    :return: ``{"directory", "html", "charts", "local_fallback"}``, pushed to XCom.
+    :return: ``{"table", "week_end", "version", "html", "charts"}``, pushed to XCom.
     """
 
     template_fields: Sequence[str] = lake_template_fields("week_end", "pairs")
@@ -136,9 +136,8 @@ class AnalysisReportOperator(LakeBaseOperator):
 
         files = write_weekly_report(
             self.lake.uri, str(self.week_end), self.pairs or None,
-            storage_options=self.lake.storage_options, local_dir=str(self.config.report_dir()),
+            storage_options=self.lake.storage_options,
         )  # fmt: skip
-        if files.local_fallback:
-            self.log.warning("object-store lake: report written to local disk %s", files.directory)
-        self.log.info("report: %s (%d charts)", files.html, len(files.charts))
+        self.log.info("report of %s stored in %s/%s, version %d (%d charts)",
+                      files.week_end, self.lake.uri, files.table, files.version, len(files.charts))
         return files.as_dict()

@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rc = _analysis(env, work, bin_dir, live[-1] + timedelta(minutes=5))
     if rc:
         return rc
-    rc = show_report(lake_conn)
+    rc = show_report(lake_conn, work)
     print(f"\ndemo finished in {time.monotonic() - started:.0f}s")
     return rc
 
@@ -145,24 +145,34 @@ def _analysis(env: dict[str, str], work: Path, bin_dir: Path, at: datetime) -> i
     return rc
 
 
-def show_report(lake_conn: str) -> int:
-    """Where the report is, and each pair's lead-lag peak against the simulator's planted lag."""
+def show_report(lake_conn: str, work: Path) -> int:
+    """Where the report is, and each pair's lead-lag peak against the simulator's planted lag.
+
+    The report lives in the lake (table ``weekly_reports``, served by the Futures page); a copy
+    of its files goes to ``<workdir>/report/<week>/`` so that it opens from disk too."""
     from ib_futures.airflow.hooks.lake import DeltaLakeHook
     from ib_futures.analysis.results import read_results
+    from ib_futures.lake.reports import REPORTS_TABLE, read_report_files
     from ib_gateway_sim.prices import PriceModelConfig
 
     os.environ["AIRFLOW_CONN_DELTA_LAKE_DEFAULT"] = lake_conn
-    lake = DeltaLakeHook().location.uri
-    results = read_results(lake)
+    location = DeltaLakeHook().location
+    results = read_results(location.uri)
     if results.is_empty():
         print("no analysis results were written")
         return 1
     week: Any = results["week_end"].max()
     rows = results.filter(results["week_end"] == week).sort("pair")
     planted = PriceModelConfig(seed=7).etf_lag_slots
-    report = Path(lake) / "reports" / "futures_analysis" / str(week)
-    print(f"\nWeekly report for the week ending {week}: {report / 'report.html'}")
-    print(f"  charts: {len(list(report.glob('*.png')))} PNG files in {report}")
+    files = read_report_files(location.uri, str(week), location.storage_options)
+    copy = work / "report" / str(week)
+    copy.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (copy / name).write_bytes(content)
+    charts = sum(1 for n in files if n.endswith(".png"))
+    print(f"\nWeekly report for the week ending {week}: in the lake table {REPORTS_TABLE} "
+          f"({charts} charts); on the Futures page /plugin/futures; a copy in "
+          f"{copy / 'report.html'}")  # fmt: skip
     print(f"  lead-lag peak per pair (the simulator plants ETF returns {planted} slot(s) "
           "behind the future):")
     good = True

@@ -96,3 +96,19 @@ def read_report_file(
         .collect()
     )
     return None if hit.is_empty() else bytes(hit["content"][0])
+
+
+def read_report_files(
+    lake_uri: str, week_end: str, storage_options: StorageOptions | None = None
+) -> dict[str, bytes]:
+    """Every stored file of one week's report, ``{name: content}`` (empty when there is none)."""
+    table = open_table(table_uri(lake_uri, REPORTS_TABLE), storage_options)
+    if table is None:
+        return {}
+    hits = (
+        pl.scan_delta(table)
+        .filter(pl.col("week_end") == week_end)
+        .select("name", "content")
+        .collect()
+    )
+    return {name: bytes(content) for name, content in hits.iter_rows()}

@@ -281,3 +281,17 @@ def pacing_seconds(requests: int, limits: PacingLimits | None = None) -> float:
     windows = math.ceil(requests / limits.max_requests) - 1
     in_last = requests - windows * limits.max_requests
     return windows * (limits.window_s + limits.margin_s) + (in_last - 1) * limits.min_gap_s
+
+
+def window_has_room(booked: int, requests: int, limits: PacingLimits | None = None) -> bool:
+    """Can ``requests`` more go out without waiting for IB's ten-minute window to pass?
+
+    ``booked`` is what the shared ledger remembers (the window's bookings and any booked for
+    later). When it says no, a backfill task would sit on its ``ib_gateway`` pool slot for up to
+    the whole window; it gives the slot back instead and looks again later (the fetch task
+    defers), so that live collection never waits behind a backfill.
+    """
+    from ib_futures.core.pacing import PacingLimits
+
+    limits = limits or PacingLimits()
+    return booked + requests <= limits.max_requests

@@ -7,8 +7,10 @@
   ``dry_run``: logs the groups and the pacing time and returns no batch (no fetch runs).
 * :class:`BackfillFetchOperator` (``fetch``, mapped): fetches one batch through the shared
   pacer and merges it. It runs in the ``ib_gateway`` pool at the lowest priority, and a batch
-  is ``backfill.groups_per_task`` groups (default one: two requests), so a fetch task holds
-  the pool slot for at most those requests' pacing waits; ``collect`` outranks it.
+  is ``backfill.groups_per_task`` groups (default one: two requests), and a fetch task starts
+  them only while IB's ten-minute window has room for them (otherwise it defers for
+  :data:`WINDOW_RECHECK`, which gives the pool slot back), so it holds the slot for those
+  requests' short pacing gaps only; ``collect`` outranks it for the next free slot.
 * :class:`BackfillSummaryOperator` (``summary``): what is left of the range, from the lake
   (missing, known unfillable by reason), plus what the fetch tasks reported; pushed to XCom,
   logged, and with ``notify=True`` (the gap repair) sent through the configured notifier
@@ -18,6 +20,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +30,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from ib_futures.airflow.hooks.ib import IBHook
+
+
+#: how long a fetch task waits, deferred and off the pool, before looking at the window again
+WINDOW_RECHECK = timedelta(seconds=60)
 
 
 class _GatewayMixin(LakeBaseOperator):
@@ -101,15 +108,18 @@ class BackfillFetchOperator(_GatewayMixin):
         super().__init__(**kwargs)
         self.groups = groups
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context, event: Any = None) -> dict[str, Any]:
         from ib_futures.airflow.operators.base import task_source
         from ib_futures.airflow.pacing import history_pacer
         from ib_futures.backfill import fill_groups
-        from ib_futures.core.backfill import RequestGroup, pacing_seconds
+        from ib_futures.core.backfill import RequestGroup, pacing_seconds, window_has_room
 
         cfg, lake, source = self.config, self.lake, task_source(context)
         groups = [RequestGroup.from_dict(g) for g in self.groups]
         pacer = history_pacer(cfg)
+        booked, needed = pacer.booked(), sum(g.requests for g in groups)
+        if not window_has_room(booked, needed, pacer.limits):
+            self._give_way(booked, needed, pacer.limits.max_requests)
         result = self.ib_hook.run(lambda gw: fill_groups(
             cfg, gw, groups, lake_uri=lake.uri, storage_options=lake.storage_options,
             pacer=pacer, source=source,
@@ -122,6 +132,17 @@ class BackfillFetchOperator(_GatewayMixin):
                 "the pacing budget", left, pacing_seconds(left, pacer.limits),
             )  # fmt: skip
         return result
+
+    def _give_way(self, booked: int, needed: int, max_requests: int) -> None:
+        """Defer (off the ``ib_gateway`` pool) while IB's window is full; ``execute`` again."""
+        from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+        self.log.info(
+            "IB's ten-minute window is full (%d of %d booked, this batch needs %d): giving the "
+            "ib_gateway pool slot back for %ds", booked, max_requests, needed,
+            WINDOW_RECHECK.total_seconds(),
+        )  # fmt: skip
+        self.defer(trigger=TimeDeltaTrigger(WINDOW_RECHECK), method_name="execute")
 
 
 class BackfillSummaryOperator(LakeBaseOperator):

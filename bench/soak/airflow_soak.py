@@ -52,9 +52,19 @@ class AirflowSoak:
     wall_s: float = 0.0
 
 
+def _e2e() -> Any:
+    """The test suite's e2e stack module, as pytest imports it (``e2e.airflow_stack``, with
+    ``tests/`` on the path): not ``tests.e2e``, since ``tests`` may be the simulator's own
+    test package (``simulator/tests``) once pytest has collected it."""
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+    import e2e.airflow_stack
+
+    return e2e.airflow_stack
+
+
 def _stack(workdir: Path, port: int) -> Any:
-    sys.path.insert(0, str(ROOT))
-    from tests.e2e.airflow_stack import AirflowStack
+    AirflowStack = _e2e().AirflowStack
 
     config = yaml.safe_load((ROOT / "include" / "config" / "futures_config.yaml").read_text())
     config["alerts"]["deadline_minutes"] = 1
@@ -92,7 +102,7 @@ def _gateway_task_pids(sim: SimulatorThread) -> list[int]:
 
 
 def _drop_db_connections(db_name: str) -> None:
-    from tests.e2e.airflow_stack import _pg_admin
+    _pg_admin = _e2e()._pg_admin
 
     _pg_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db_name}'"
               " AND pid <> pg_backend_pid()")  # fmt: skip

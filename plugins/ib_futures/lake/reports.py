@@ -11,7 +11,7 @@ serves it need nothing shared but the lake. A re-render replaces the week's rows
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import polars as pl
 
@@ -45,6 +45,10 @@ def store_report(
     """Replace the week's files in ``weekly_reports``; :return: the table version written."""
     if not files:
         raise ValueError(f"no report files for week_end={week_end}")
+    try:  # it goes into the overwrite predicate: a date, nothing else
+        date.fromisoformat(week_end)
+    except ValueError:
+        raise ValueError(f"week_end={week_end!r} is not a YYYY-MM-DD date") from None
     now = datetime.now(UTC)
     frame = pl.DataFrame(
         {

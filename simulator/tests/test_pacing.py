@@ -77,18 +77,21 @@ def _history(ib: IB, contract: Contract, duration: str) -> int:
 
 
 def test_small_limits_make_pacing_testable_fast(simulator_factory: Factory) -> None:
+    """Small limits on a clock the test moves, so a loaded machine cannot stretch a window."""
     per_contract = PacingLimits(identical_window=0, same_contract_max=2, same_contract_window=5)
     overall = PacingLimits(identical_window=0, same_contract_max=100, max_requests=3, window=5)
     windowed = PacingLimits(identical_window=0, same_contract_max=1, same_contract_window=0.3)
     for limits, expected in ((per_contract, [1, 1, 0, 1]), (overall, [1, 1, 1, 0]), (windowed, [1, 0, 1, 0])):
+        now = [0.0]
         sim = simulator_factory(pacing=limits)
+        sim.simulator.pacer = HistoricalPacer(limits, clock=lambda: now[0])
         ib = connect_ib(sim.port)
         try:
             es, spy = ib.qualifyContracts(Future("ES", "202612", "CME"), Stock("SPY", "SMART", "USD"))
             assert es is not None and spy is not None
             if limits is windowed:
                 got = [_history(ib, es, "1 D"), _history(ib, es, "2 D")]
-                ib.sleep(0.35)
+                now[0] += 0.35
                 got += [_history(ib, es, "3 D"), _history(ib, es, "4 D")]
             else:
                 got = [_history(ib, es, "1 D"), _history(ib, es, "2 D"), _history(ib, es, "3 D"), _history(ib, spy, "1 D")]

@@ -71,6 +71,7 @@ def airflow_main(args: argparse.Namespace) -> int:
         "slots": len(soak.slots), "run_states": states, "events": soak.events,
         "faults": [f"{s:%H:%M} {f}" for s, f in soak.faults],
         "deadline_alerts": len(soak.alerts_deadline), "deadline_problems": soak.deadline_problems,
+        "freshness": soak.freshness, "freshness_problems": soak.freshness_problems,
         "repair": {k: soak.repair.get(k) for k in ("slots_filled", "still_missing", "known_unfillable")},
         "rows_live": result.rows_live, "rows_history": result.rows_history,
         "unfillable": result.unfillable, "alerted": result.alerted, "lost": len(result.lost),
@@ -80,7 +81,7 @@ def airflow_main(args: argparse.Namespace) -> int:
     }  # fmt: skip
     print(json.dumps(data, indent=2, default=str))
     (workdir / "airflow-soak.json").write_text(json.dumps(data, indent=2, default=str))
-    ok = result.ok and not soak.deadline_problems
+    ok = result.ok and not soak.deadline_problems and not soak.freshness_problems
     print(f"workdir {workdir}\nAIRFLOW SOAK {'PASSED' if ok else 'FAILED'}")
     return 0 if ok else 1
 

@@ -10,7 +10,10 @@ database connection of the stack terminated (``pg_terminate_backend``), and a ru
 snapshots all hang, so that its deadline (``alerts.deadline_minutes: 1``, the smallest the
 configuration allows) fires. Then the gap repair (``ib_futures.backfill.repair_range``) and the
 same audit as the fast-forward soak, plus: a deadline alert for exactly the runs that were not
-done one minute after they were queued.
+done one minute after they were queued, and ``futures_freshness`` run as of just after the last
+slot and as of 40 minutes later (collection stopped): its stale alert names exactly the
+instruments the simulator's published schedule says missed more than
+``alerts.freshness_max_missed_slots`` slots, and no alert when none did.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +39,8 @@ from .audit import AuditResult, audit
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "futures_collection"
+FRESHNESS_DAG = "futures_freshness"
+STALE = "futures data is stale"
 FIRST_SLOT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 ET, every market open
 EVENTS = ("scheduler_kill", "db_drop", "task_kill", "hang_deadline")
 
@@ -47,6 +53,9 @@ class AirflowSoak:
     faults: list[tuple[datetime, str]] = field(default_factory=list)
     alerts_deadline: list[dict[str, Any]] = field(default_factory=list)
     deadline_problems: list[str] = field(default_factory=list)
+    #: freshness runs: checked_at -> {"state", "expected": stale symbols, "alerted": symbols}
+    freshness: dict[str, dict[str, Any]] = field(default_factory=dict)
+    freshness_problems: list[str] = field(default_factory=list)
     repair: dict[str, Any] = field(default_factory=dict)
     audit: AuditResult | None = None
     wall_s: float = 0.0
@@ -216,6 +225,70 @@ def _deadline_check(soak: AirflowSoak, journal: Path) -> None:
                 f"alert {'fired' if slot in fired else 'not fired'}")  # fmt: skip
 
 
+def _freshness_runs(stack: Any, last_slot: datetime) -> dict[datetime, str]:
+    """Trigger ``futures_freshness`` as of just after the last run (nothing due is missing) and
+    as of 40 minutes later (collection stopped: six slots missed where the market is open)."""
+    stack.wait_for_dag(FRESHNESS_DAG)
+    stack.unpause(FRESHNESS_DAG)
+    runs = {}
+    for at in (last_slot + timedelta(minutes=5), last_slot + timedelta(minutes=40)):
+        run_id = stack.trigger(FRESHNESS_DAG, logical_date=at, run_id=f"soak_fresh_{at:%Y%m%dT%H%M}")
+        runs[at] = stack.wait_for_run(FRESHNESS_DAG, run_id, timeout=300, check_alive=False)
+    return runs
+
+
+def _expected_stale(lake: str, symbols: Mapping[str, str], at: datetime, etf_hours: str,
+                    max_missed: int) -> list[str]:  # fmt: skip
+    """The symbols a freshness check as of ``at`` should call stale, from the lake and the
+    simulator's published schedule (not the product's calendar): more than ``max_missed``
+    expected slots after the newest stored one, up to the slot before ``at``."""
+    from ib_futures.core.freshness import LOOKBACK
+
+    from .audit import _rows, expected_keys
+
+    rows = _rows(lake)
+    stale = []
+    for symbol, asset in symbols.items():
+        mine: list[datetime] = (
+            rows.filter(rows["symbol"] == symbol)["bucket_ts"].to_list() if rows.height else []
+        )
+        newest = max(mine).astimezone(UTC) if mine else None
+        since = newest + timedelta(minutes=5) if newest else at - timedelta(minutes=5) - LOOKBACK
+        due = expected_keys({symbol: asset}, since, at - timedelta(minutes=5), etf_hours)
+        if len(due) > max_missed:
+            stale.append(symbol)
+    return sorted(stale)
+
+
+def _freshness_check(soak: AirflowSoak, runs: dict[datetime, str], workdir: Path) -> None:
+    """Every freshness run's verdict against the independent one: an alert naming exactly the
+    stale symbols when some are, none when none is."""
+    from ib_futures.core.config import load_config
+
+    cfg = load_config()
+    symbols = {s: cfg.instruments[s].asset_class for s in cfg.collection.instruments}
+    journal = workdir / "alerts.jsonl"
+    alerts = [json.loads(x) for x in journal.read_text().splitlines()] if journal.exists() else []
+    by_time: dict[datetime, set[str]] = {}
+    for a in alerts:
+        if a.get("subject") == STALE:
+            at = datetime.fromisoformat(a["checked_at"]).astimezone(UTC)
+            stale = {s["symbol"] for s in a["symbols"] if s["missed_slots"] > a["max_missed_slots"]}
+            by_time.setdefault(at, set()).update(stale)
+    for at, state in runs.items():
+        expected = _expected_stale(str(workdir / "lake"), symbols, at, cfg.collection.etf_hours,
+                                   cfg.alerts.freshness_max_missed_slots)  # fmt: skip
+        alerted = sorted(by_time.pop(at, set()))
+        soak.freshness[at.isoformat()] = {"state": state, "expected": expected, "alerted": alerted}
+        if alerted != expected:
+            soak.freshness_problems.append(f"freshness at {at:%H:%M}: stale {expected}, alerted {alerted}")
+        if state != ("failed" if expected else "success"):
+            soak.freshness_problems.append(f"freshness at {at:%H:%M}: run {state}")
+    for at, stale in by_time.items():  # scheduled runs at the real time: the soak's lake is days old
+        if at < datetime.now(UTC) - timedelta(hours=1):
+            soak.freshness_problems.append(f"unexpected stale alert at {at:%Y-%m-%d %H:%M}: {sorted(stale)}")
+
+
 def run_airflow_soak(workdir: Path, slots: int = 100, seed: int = 7, fault_every: int = 20,
                      first_slot: datetime = FIRST_SLOT,
                      events: tuple[str, ...] = EVENTS) -> AirflowSoak:  # fmt: skip
@@ -237,6 +310,8 @@ def run_airflow_soak(workdir: Path, slots: int = 100, seed: int = 7, fault_every
                 print(f"airflow soak: {slot:%H:%M} {soak.runs[slot]['state']} "
                       f"{event or fault or ''}", flush=True)  # fmt: skip
             time.sleep(5)  # let a last deadline callback land
+            freshness_runs = _freshness_runs(stack, chosen[-1])
+        _freshness_check(soak, freshness_runs, workdir)
         end = chosen[-1] + timedelta(minutes=5)
         soak.repair = _repair(workdir, sim, end, chosen[0])
     _deadline_check(soak, workdir / "alerts.jsonl")

@@ -31,7 +31,7 @@ SLOT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 ET
 TRADE_DATE = date(2026, 11, 24)
 
 
-def stored_history(symbols, since, until):
+def stored_history(symbols, ranges):
     """Steady state: the lake already holds the previous close and the last hours."""
     stamps = [
         datetime(2026, 11, 23, 20, 55, tzinfo=UTC),

@@ -184,3 +184,44 @@ def test_history_window_covers_every_reference(now, asset_class, since):
     for t in (r.hour_4, r.daily_close, r.overnight_close):
         assert t is not None and lo <= t - timedelta(minutes=15) and t <= hi
     assert r.overnight_open is not None and (r.overnight_open > hi or lo <= r.overnight_open)
+
+
+@pytest.mark.parametrize(
+    ("now", "asset_class"),
+    [
+        ("2026-11-24 11:00", "FUT"),
+        ("2026-11-24 09:30", "ETF"),
+        ("2026-11-24 09:40", "FUT"),
+        ("2026-11-24 04:05", "ETF"),
+        ("2026-11-30 10:00", "FUT"),
+        ("2026-11-27 12:55", "ETF"),
+        ("2027-01-04 09:35", "ETF"),
+        ("2026-11-22 18:00", "FUT"),
+        ("2026-11-23 02:10", "FUT"),
+    ],
+)
+@pytest.mark.parametrize("seed", range(4))
+def test_history_ranges_give_the_same_metrics_as_the_whole_window(now, asset_class, seed):
+    """The collector reads only ``history_ranges`` from the lake: the metrics (and whether IB
+    history is needed) are the same as from the whole window, with random gaps in the history
+    (a quarter of the slots missing) so that the tolerance lookbacks are exercised."""
+    import random
+
+    from ib_futures.core.metrics import history_ranges
+
+    rng = random.Random(seed)
+    slot = et(now)
+    lo, hi = history_window(slot, asset_class, CFG)
+    whole = [
+        (s, price(s))
+        for s in expected_slots(lo - timedelta(hours=2), hi + timedelta(minutes=5), asset_class, CFG)
+        if seed == 0 or rng.random() > 0.25
+    ]
+    ranges = history_ranges(slot, asset_class, CFG)
+    assert ranges == sorted(ranges) and all(a <= b <= slot for a, b in ranges)
+    part = [(t, p) for t, p in whole if any(a <= t <= b for a, b in ranges)]
+    assert len(part) < len(whole) / 3
+    assert compute_changes(slot, asset_class, 2000.0, part, CFG) == compute_changes(
+        slot, asset_class, 2000.0, whole, CFG
+    )
+    assert needs_history(slot, asset_class, part, CFG) == needs_history(slot, asset_class, whole, CFG)

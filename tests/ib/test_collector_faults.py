@@ -56,7 +56,7 @@ def cycle(port: int, instruments=ALL, history=None, **kw):
     return asyncio.run(main())
 
 
-def lake_history_with_previous_close(symbols, since, until):
+def lake_history_with_previous_close(symbols, ranges):
     """A stored history that already holds the previous close: no historical request needed."""
     points = {}
     for sym in symbols:

@@ -15,6 +15,7 @@ from ib_futures.lake.readers import (
     latest_per_symbol,
     newest_bucket_ts,
     price_history,
+    price_points,
     read_pair_window,
     read_recent_history,
 )
@@ -95,6 +96,31 @@ def test_price_history_for_the_collector(filled: str) -> None:
     assert [ts for ts, _ in points["ES"]] == [until - timedelta(minutes=m) for m in (10, 5, 0)]
     assert points["XYZ"] == []
     assert points["SPY"][0][1] == pytest.approx(600.0 + 2 + 0.0)
+
+
+def test_price_points_read_only_the_files_of_their_ranges(filled: str) -> None:
+    """The collector's read: two short ranges on two days, from both tables. Every data file
+    whose slots lie outside the ranges is deleted first: the read skips them by their
+    statistics (a read of the whole span between the ranges does hit them)."""
+    from deltalake import DeltaTable
+
+    a = DAY1 + timedelta(days=1, minutes=10)  # 2026-11-24 23:50
+    b = DAY1 + timedelta(days=2, minutes=25)  # 2026-11-26 00:05
+    ranges = [(a - timedelta(minutes=5), a), (b, b + timedelta(minutes=5))]
+    for table in ("futures_snapshots", "spot_snapshots"):
+        uri = table_uri(filled, table)
+        adds = pl.DataFrame(DeltaTable(uri).get_add_actions(flatten=True))
+        for path, lo, hi in adds.select("path", "min.bucket_ts", "max.bucket_ts").iter_rows():
+            if not any(x - timedelta(minutes=1) <= lo and hi <= y + timedelta(minutes=1)
+                       for x, y in ranges):  # fmt: skip
+                os.remove(os.path.join(uri, path))
+    points = price_points(filled, ["ES", "SPY", "XYZ"], ranges)
+    want = [a - timedelta(minutes=5), a, b, b + timedelta(minutes=5)]
+    assert [ts for ts, _ in points["ES"]] == want
+    assert [ts for ts, _ in points["SPY"]] == want
+    assert points["XYZ"] == []
+    with pytest.raises(Exception):  # noqa: B017 - the span between the ranges has no files left
+        price_history(filled, ["ES"], ranges[0][0], ranges[1][1])
 
 
 def test_latest_per_symbol_and_newest_bucket_ts(filled: str) -> None:

@@ -25,7 +25,8 @@ minutes (three slots) and ``now`` = the slot.
 
 History points after ``now`` are ignored, so a re-run of an old slot computes what the live
 run computed. :func:`history_window` says how far back the references can lie (enough for a
-Monday after a long weekend); :func:`needs_history` is True only when the history lacks a
+Monday after a long weekend), :func:`history_ranges` the few short ranges inside it that the
+metrics actually read (what the collector reads from the lake); :func:`needs_history` is True only when the history lacks a
 previous-close reference, so a collector with a populated lake makes no historical request.
 """
 
@@ -48,6 +49,7 @@ __all__ = [
     "ChangeMetrics",
     "References",
     "compute_changes",
+    "history_ranges",
     "history_window",
     "needs_history",
     "references",
@@ -220,3 +222,34 @@ def needs_history(
         if close is not None and h.at_close(close) is None:
             return True
     return False
+
+
+def history_ranges(
+    slot: datetime, asset_class: AssetClass, cfg: FuturesConfig | None = None
+) -> list[tuple[datetime, datetime]]:
+    """Inclusive ``(lo, hi)`` ranges holding every history point :func:`compute_changes` and
+    :func:`needs_history` look at for ``slot``: a tolerance before each reference instant (the
+    overnight open: a tolerance after it), merged where they overlap. History restricted to
+    these ranges gives the same metrics as the whole :func:`history_window`, at a fraction of
+    the read: a few slots per reference instead of the hours between them."""
+    now = _utc(slot)
+    refs = references(now, asset_class, cfg)
+    ranges = [
+        (t - TOLERANCE, t)
+        for t in (refs.hour_1, refs.hour_4, refs.daily_close, refs.overnight_close)
+        if t is not None and t - TOLERANCE <= now
+    ]
+    if refs.overnight_open is not None and refs.overnight_open <= now:
+        ranges.append((refs.overnight_open, min(refs.overnight_open + TOLERANCE, now)))
+    return merge_ranges((lo, min(hi, now)) for lo, hi in ranges)
+
+
+def merge_ranges(ranges: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Sorted inclusive ranges with the overlapping or touching ones joined."""
+    out: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out

@@ -39,7 +39,9 @@ PricePoints = list[tuple[datetime, float]]
 #: previous close, or by a backfill) would let the task's execution timeout kill the cycle
 #: and lose the slot's live quote for metrics it can do without (found by the soak, bench/README.md).
 CHANGE_HISTORY_MAX_WAIT_S = 15.0
-HistorySource = Callable[[Sequence[str], datetime, datetime], dict[str, PricePoints]]
+#: ``source(symbols, ranges)``: the stored ``(slot, price)`` points of ``symbols`` within the
+#: inclusive ``(lo, hi)`` ranges (``lake.readers.stored_price_source`` reads them from the lake).
+HistorySource = Callable[[Sequence[str], Sequence[tuple[datetime, datetime]]], dict[str, PricePoints]]
 """``(symbols, since, until) -> {symbol: [(slot, price), ...]}`` from stored snapshots."""
 
 
@@ -149,17 +151,19 @@ def _stored_history(
     slot: datetime,
     cfg: FuturesConfig | None,
 ) -> dict[str, PricePoints]:
-    """The stored prices of every snapshot's change-metric window (one read for all of them);
-    empty without a source or when the read fails."""
+    """The stored prices the change metrics of every snapshot look at (one read for all of
+    them, only the short ranges around the reference instants); empty without a source or when
+    the read fails."""
     import ib_futures.core.metrics as metrics
 
-    windows = {s.symbol: metrics.history_window(slot, s.asset_class, cfg) for s in snapshots}
     if history_source is None:
         return {}
-    since = min(w[0] for w in windows.values())
-    until = max(w[1] for w in windows.values())
+    classes = {s.asset_class for s in snapshots}
+    ranges = metrics.merge_ranges(
+        r for a in classes for r in metrics.history_ranges(slot, a, cfg)
+    )
     try:
-        return history_source([s.symbol for s in snapshots], since, until)
+        return history_source([s.symbol for s in snapshots], ranges)
     except Exception as exc:  # the lake may not exist yet on the first run
         log.warning("no stored history for change metrics (%s); using IB history", exc)
         return {}

@@ -190,32 +190,65 @@ def price_history(
 ) -> dict[str, list[tuple[datetime, float]]]:
     """``{symbol: [(bucket_ts, price), ...]}`` with ``since <= bucket_ts <= until`` (inclusive).
 
-    The collector's history source for change metrics (``ib_futures.ib.collector``); rows
-    without a price are left out. Every requested symbol is a key (maybe with an empty list).
+    Rows without a price are left out. Every requested symbol is a key (maybe with an empty list).
+    """
+    lo, hi = as_utc(since, "since"), as_utc(until, "until")
+    return price_points(lake_uri, symbols, [(lo, hi)], storage_options)
+
+
+def price_points(
+    lake_uri: str,
+    symbols: Iterable[str],
+    ranges: Sequence[tuple[datetime, datetime]],
+    storage_options: StorageOptions | None = None,
+) -> dict[str, list[tuple[datetime, float]]]:
+    """``{symbol: [(bucket_ts, price), ...]}`` sorted, for ``lo <= bucket_ts <= hi`` in any of
+    the inclusive ``ranges``, from both snapshot tables.
+
+    The collector's history source for change metrics (``ib_futures.ib.collector``): only the
+    day partitions the ranges touch are listed, and the files whose ``bucket_ts`` statistics
+    miss every range are skipped, so a read costs the few slots around each reference instant
+    (``core.metrics.history_ranges``), not the hours between them. Rows without a price are left
+    out; every requested symbol is a key (maybe with an empty list).
     """
     symbols = list(symbols)
-    frame = read_recent_history(
-        lake_uri,
-        symbols,
-        since,
-        as_utc(until, "until") + timedelta(microseconds=1),
-        storage_options,
-    ).filter(pl.col("price").is_not_null())
     out: dict[str, list[tuple[datetime, float]]] = {s: [] for s in symbols}
-    for sym, ts, price in frame.select("symbol", "bucket_ts", "price").iter_rows():
+    spans = [(as_utc(lo, "range start"), as_utc(hi, "range end")) for lo, hi in ranges]
+    if not symbols or not spans:
+        return out
+    days = sorted({lo.date() + timedelta(days=i) for lo, hi in spans
+                   for i in range((hi.date() - lo.date()).days + 1)})  # fmt: skip
+    in_range = pl.any_horizontal([pl.col("bucket_ts").is_between(lo, hi) for lo, hi in spans])
+    frames = []
+    for spec in SNAPSHOT_TABLES:
+        table = open_table(table_uri(lake_uri, spec.name), storage_options)
+        if table is None:
+            continue
+        frames.append(
+            _scan(table, ("symbol", "bucket_ts", "price"))
+            .filter(pl.col("bucket_date").is_in(days) & pl.col("symbol").is_in(symbols))
+            .filter(in_range & pl.col("price").is_not_null())
+            .select("symbol", "bucket_ts", "price")
+            .collect()
+        )
+    if not frames:
+        return out
+    for sym, ts, price in pl.concat(frames).sort("bucket_ts", "symbol").iter_rows():
         out.setdefault(sym, []).append((ts, price))
     return out
 
 
 def stored_price_source(
     lake_uri: str, storage_options: StorageOptions | None = None
-) -> Callable[[Sequence[str], datetime, datetime], dict[str, list[tuple[datetime, float]]]]:
-    """:func:`price_history` bound to one lake: the collector's ``HistorySource``."""
+) -> Callable[
+    [Sequence[str], Sequence[tuple[datetime, datetime]]], dict[str, list[tuple[datetime, float]]]
+]:
+    """:func:`price_points` bound to one lake: the collector's ``HistorySource``."""
 
     def source(
-        symbols: Sequence[str], since: datetime, until: datetime
+        symbols: Sequence[str], ranges: Sequence[tuple[datetime, datetime]]
     ) -> dict[str, list[tuple[datetime, float]]]:
-        return price_history(lake_uri, list(symbols), since, until, storage_options)
+        return price_points(lake_uri, list(symbols), ranges, storage_options)
 
     return source
 

@@ -34,13 +34,17 @@ class RecordingLedger(InProcessLedger):
         super().__init__()
         self.keys: list[RequestKey] = []
 
-    def reserve(self, key: RequestKey, limits: PacingLimits) -> Reservation:
+    def reserve(
+        self, key: RequestKey, limits: PacingLimits, max_wait: float | None = None
+    ) -> Reservation:
         self.keys.append(key)
-        return super().reserve(key, limits)
+        return super().reserve(key, limits, max_wait)
 
 
 class BrokenLedger(InProcessLedger):
-    def reserve(self, key: RequestKey, limits: PacingLimits) -> Reservation:
+    def reserve(
+        self, key: RequestKey, limits: PacingLimits, max_wait: float | None = None
+    ) -> Reservation:
         raise sqlite3.OperationalError("unable to open database file")
 
 

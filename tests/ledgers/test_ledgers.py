@@ -184,3 +184,21 @@ def test_make_pacer_refuses_unknown_or_unconnected_ledgers():
     with pytest.raises(ValueError, match="unknown ledger"):
         make_pacer("mysql")  # type: ignore[arg-type]
     assert make_pacer("process") is make_pacer("process")  # the process-wide default
+
+
+def test_a_turn_beyond_max_wait_is_not_booked(ledger_spec):
+    """A caller that gives up when its turn is further than ``max_wait`` leaves nothing booked
+    (found by the real-scheduler soak: change-metric requests given up by one collect run after
+    another had left an hour of reservations, and the gap repair queued behind all of them)."""
+    limits = PacingLimits(max_requests=2, window_s=600.0, min_gap_s=0.0)
+    pacer = pacer_from_spec(ledger_spec, limits)
+    assert pacer.reserve(POOL[0]) == 0.0
+    assert pacer.reserve(POOL[2]) == 0.0
+    assert pacer.booked() == 2
+    for key in POOL[4:8]:  # each would wait ~600 s: refused, not recorded
+        assert pacer.reserve(key, max_wait=15.0) > 590.0
+    assert pacer.booked() == 2
+    assert pacer.ledger.reserve(POOL[4], limits, 15.0).booked is False
+    # a caller that waits gets the same turn the refused ones were told, not one behind them
+    assert 590.0 < pacer.reserve(POOL[4]) < 601.0
+    assert pacer.booked() == 3

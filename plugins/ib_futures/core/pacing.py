@@ -145,10 +145,13 @@ class Booking:
 
 @dataclass(frozen=True)
 class Reservation:
-    """What a ledger booked: send at ``at``; ``now`` was the ledger's clock when it booked."""
+    """What a ledger booked: send at ``at``; ``now`` was the ledger's clock when it booked.
+    ``booked`` is False when the turn lay beyond the caller's ``max_wait``: nothing was
+    recorded, so a request given up leaves no reservation that would hold everyone else back."""
 
     at: float
     now: float
+    booked: bool = True
 
     @property
     def wait(self) -> float:
@@ -212,6 +215,11 @@ def earliest_send(
     )
 
 
+def within(booking: Booking, now: float, max_wait: float | None) -> bool:
+    """Whether ``booking`` may be recorded for a caller that waits at most ``max_wait`` s."""
+    return max_wait is None or booking.at - now <= max_wait
+
+
 def book(events: Iterable[Booking], key: RequestKey, now: float, limits: PacingLimits) -> Booking:
     """The booking a ledger appends for ``key``: :func:`earliest_send` as a :class:`Booking`."""
     if key.weight > min(limits.max_requests, limits.same_contract_max):
@@ -224,9 +232,12 @@ def book(events: Iterable[Booking], key: RequestKey, now: float, limits: PacingL
 
 class PacingLedger(Protocol):
     """Where bookings live. ``reserve`` must be atomic across everyone sharing the ledger:
-    read the bookings of the last ``limits.horizon_s``, :func:`book`, append, in one step."""
+    read the bookings of the last ``limits.horizon_s``, :func:`book`, append, in one step;
+    with ``max_wait``, append only when the turn is at most that far away (:func:`within`)."""
 
-    def reserve(self, key: RequestKey, limits: PacingLimits) -> Reservation: ...
+    def reserve(
+        self, key: RequestKey, limits: PacingLimits, max_wait: float | None = None
+    ) -> Reservation: ...
 
     def booked(self, limits: PacingLimits) -> int:
         """Bookings still remembered (within the horizon, or in the future)."""
@@ -245,11 +256,15 @@ class InProcessLedger:
         while self._sent and self._sent[0].at < now - limits.horizon_s:
             self._sent.popleft()
 
-    def reserve(self, key: RequestKey, limits: PacingLimits) -> Reservation:
+    def reserve(
+        self, key: RequestKey, limits: PacingLimits, max_wait: float | None = None
+    ) -> Reservation:
         with self._lock:
             now = self._clock()
             self._prune(now, limits)
             booking = book(self._sent, key, now, limits)
+            if not within(booking, now, max_wait):
+                return Reservation(booking.at, now, booked=False)
             self._sent.append(booking)
             return Reservation(booking.at, now)
 
@@ -299,9 +314,10 @@ class HistoricalPacer:
         )
         self.ledger: PacingLedger = ledger if ledger is not None else InProcessLedger(clock)
 
-    def reserve(self, key: RequestKey) -> float:
-        """Book ``key``; return the seconds to wait (>= 0) before sending it."""
-        return self.ledger.reserve(key, self.limits).wait
+    def reserve(self, key: RequestKey, max_wait: float | None = None) -> float:
+        """Book ``key``; return the seconds to wait (>= 0) before sending it. With
+        ``max_wait``, a turn further away than that is returned but not booked."""
+        return self.ledger.reserve(key, self.limits, max_wait).wait
 
     def acquire(self, key: RequestKey, sleep: Callable[[float], object] = time.sleep) -> float:
         """Book ``key`` and block until it may be sent; returns the seconds waited."""

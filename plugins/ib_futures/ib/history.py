@@ -48,14 +48,15 @@ async def wait_for_turn(
     Raises :class:`HistoryUnavailable` when the ledger fails: unbooked means unsent, since a
     request outside the shared ledger could draw 162s for every process of the account
     (docs/operations.md, "Historical request pacing"); and when the turn is more than
-    ``max_wait`` seconds away (the booking stays: later requests never go before it).
+    ``max_wait`` seconds away (then nothing is booked: a request given up must not hold the
+    account's budget for everyone else).
     """
     from ib_futures.core.pacing import default_pacer
 
     pacer = pacer if pacer is not None else default_pacer()
     try:
         # Booked in a worker thread: a shared ledger may wait on a lock or the network.
-        wait = await asyncio.to_thread(pacer.reserve, key)
+        wait = await asyncio.to_thread(pacer.reserve, key, max_wait)
     except Exception as exc:
         raise HistoryUnavailable(
             f"{rc.symbol} ({rc.local_symbol}): historical bars not requested: the pacing "

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ib_futures.core.pacing import Booking, PacingLimits, RequestKey, Reservation, book
+from ib_futures.core.pacing import Booking, PacingLimits, RequestKey, Reservation, book, within
 
 FILE_NAME = "history_pacing.sqlite3"
 
@@ -114,10 +114,14 @@ class FileLedger:
         ).fetchall()
         return [Booking(float(at), identity, contract, int(w)) for at, identity, contract, w in rows]
 
-    def reserve(self, key: RequestKey, limits: PacingLimits) -> Reservation:
+    def reserve(
+        self, key: RequestKey, limits: PacingLimits, max_wait: float | None = None
+    ) -> Reservation:
         with self._locked() as conn:
             now = self._clock()
             booking = book(self._recent(conn, now, limits), key, now, limits)
+            if not within(booking, now, max_wait):
+                return Reservation(booking.at, now, booked=False)
             conn.execute(
                 "INSERT INTO bookings (ledger, at, identity, contract, weight) "
                 "VALUES (?, ?, ?, ?, ?)",

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ib_futures.core.pacing import Booking, PacingLimits, RequestKey, Reservation, book
+from ib_futures.core.pacing import Booking, PacingLimits, RequestKey, Reservation, book, within
 
 DEFAULT_TABLE = "ib_futures_history_pacing"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -109,10 +109,14 @@ class PostgresLedger:
         finally:
             conn.close()
 
-    def reserve(self, key: RequestKey, limits: PacingLimits) -> Reservation:
+    def reserve(
+        self, key: RequestKey, limits: PacingLimits, max_wait: float | None = None
+    ) -> Reservation:
         def work(cur: Any) -> Reservation:
             now, events = self._recent(cur, limits)
             booking = book(events, key, now, limits)
+            if not within(booking, now, max_wait):
+                return Reservation(booking.at, now, booked=False)
             cur.execute(
                 f"INSERT INTO {self.table} (ledger, at, identity, contract, weight) "
                 "VALUES (%s, %s, %s, %s, %s)",

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ib_futures.core.pacing import Booking, PacingLimits, RequestKey, Reservation, book
+from ib_futures.core.pacing import Booking, PacingLimits, RequestKey, Reservation, book, within
 
 DEFAULT_PREFIX = "ib_futures:history_pacing:"
 
@@ -70,7 +70,9 @@ class RedisLedger:
         rows = pipe.zrangebyscore(self.key, now - limits.horizon_s, "+inf", withscores=True)
         return now, [_decode(member, score) for member, score in rows]
 
-    def _attempt(self, key: RequestKey, limits: PacingLimits) -> Reservation | None:
+    def _attempt(
+        self, key: RequestKey, limits: PacingLimits, max_wait: float | None
+    ) -> Reservation | None:
         from redis.exceptions import WatchError
 
         with self.client.pipeline() as pipe:
@@ -78,6 +80,9 @@ class RedisLedger:
                 pipe.watch(self.key)
                 now, events = self._recent(pipe, limits)
                 booking = book(events, key, now, limits)
+                if not within(booking, now, max_wait):
+                    pipe.unwatch()
+                    return Reservation(booking.at, now, booked=False)
                 member = json.dumps([key.identity, key.contract, key.weight, uuid.uuid4().hex])
                 pipe.multi()
                 pipe.zremrangebyscore(self.key, "-inf", f"({now - limits.horizon_s}")
@@ -89,9 +94,11 @@ class RedisLedger:
                 return None
         return Reservation(booking.at, now)
 
-    def reserve(self, key: RequestKey, limits: PacingLimits) -> Reservation:
+    def reserve(
+        self, key: RequestKey, limits: PacingLimits, max_wait: float | None = None
+    ) -> Reservation:
         for attempt in range(self.attempts):
-            reservation = self._attempt(key, limits)
+            reservation = self._attempt(key, limits, max_wait)
             if reservation is not None:
                 return reservation
             # A short random pause spreads the contenders out, so they stop colliding.

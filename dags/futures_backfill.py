@@ -9,18 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Param, TriggerRule
+from airflow.sdk import DAG, Param
 
-from ib_futures.airflow.operators.backfill import (
-    BackfillFetchOperator,
-    BackfillPlanOperator,
-    BackfillSummaryOperator,
-)
+from ib_futures.airflow.operators.backfill import backfill_tasks
 from ib_futures.core.config import load_config
 
 CONFIG = load_config()
-#: backfill tasks rank below collect (priority 100) in the ib_gateway pool
-BACKFILL_PRIORITY = 1
 
 DOC = """
 ### futures_backfill (manual)
@@ -76,27 +70,9 @@ with DAG(
         "retry_delay": timedelta(seconds=30),
     },
 ) as dag:
-    plan = BackfillPlanOperator(
-        task_id="plan",
+    backfill_tasks(
         start="{{ params.start }}",
         end="{{ params.end }}",
         instruments="{{ params.instruments }}",
         dry_run="{{ params.dry_run }}",
-        retries=0,
-        execution_timeout=timedelta(minutes=5),
     )
-    fetch = BackfillFetchOperator.partial(
-        task_id="fetch",
-        pool="ib_gateway",
-        priority_weight=BACKFILL_PRIORITY,
-        weight_rule="absolute",
-        execution_timeout=timedelta(minutes=15),
-        max_active_tis_per_dag=1,
-    ).expand(groups=plan.output)
-    summary = BackfillSummaryOperator(
-        task_id="summary",
-        trigger_rule=TriggerRule.ALL_DONE,
-        retries=0,
-        execution_timeout=timedelta(minutes=5),
-    )
-    plan >> fetch >> summary

@@ -9,17 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule
+from airflow.sdk import DAG, CronTriggerTimetable
 
-from ib_futures.airflow.operators.backfill import (
-    BackfillFetchOperator,
-    BackfillPlanOperator,
-    BackfillSummaryOperator,
-)
+from ib_futures.airflow.operators.backfill import backfill_tasks
 from ib_futures.core.config import load_config
 
 CONFIG = load_config()
-REPAIR_PRIORITY = 1
 
 DOC = f"""
 ### futures_gap_repair
@@ -45,20 +40,4 @@ with DAG(
     tags=["ib-futures", "market-data", "backfill"],
     default_args={"owner": "market-data", "retries": 2, "retry_delay": timedelta(seconds=30)},
 ) as dag:
-    plan = BackfillPlanOperator(task_id="plan", retries=0, execution_timeout=timedelta(minutes=5))
-    fetch = BackfillFetchOperator.partial(
-        task_id="fetch",
-        pool="ib_gateway",
-        priority_weight=REPAIR_PRIORITY,
-        weight_rule="absolute",
-        execution_timeout=timedelta(minutes=15),
-        max_active_tis_per_dag=1,
-    ).expand(groups=plan.output)
-    summary = BackfillSummaryOperator(
-        task_id="summary",
-        notify=True,
-        trigger_rule=TriggerRule.ALL_DONE,
-        retries=0,
-        execution_timeout=timedelta(minutes=5),
-    )
-    plan >> fetch >> summary
+    backfill_tasks(notify=True)

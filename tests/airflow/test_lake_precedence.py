@@ -122,9 +122,9 @@ def probe_collect(lakes: Lakes, argument: str | None, port: int) -> list[str]:
     from ib_futures.airflow.operators.collect import IBFuturesOperator
 
     read: list[str] = []
-    real = readers.price_history
+    real = readers.price_points
     lakes.monkeypatch.setattr(
-        readers, "price_history", lambda uri, *a, **k: (read.append(uri), real(uri, *a, **k))[1]
+        readers, "price_points", lambda uri, *a, **k: (read.append(uri), real(uri, *a, **k))[1]
     )
     lakes.monkeypatch.setenv(
         "AIRFLOW_CONN_IB_DEFAULT",

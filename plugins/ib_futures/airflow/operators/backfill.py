@@ -196,3 +196,36 @@ def _fetched(ti: Any, plan_task_id: str, task_id: str) -> dict[str, Any]:
             "slots_failed")  # fmt: skip
     counts = {k: sum(int(p.get(k, 0)) for p in parts) for k in keys}
     return counts | {"fetch_tasks": len(batches), "fetch_tasks_done": len(parts)}
+
+
+#: fetch tasks rank below ``collect`` (priority 100, absolute) in the ``ib_gateway`` pool
+FETCH_PRIORITY = 1
+
+
+def backfill_tasks(*, notify: bool = False, **plan_kwargs: Any) -> tuple[Any, Any, Any]:
+    """``plan >> fetch (mapped over plan's batches) >> summary``, inside the current DAG: the
+    task layout both ``futures_backfill`` and ``futures_gap_repair`` use. ``plan_kwargs`` go
+    to :class:`BackfillPlanOperator` (the backfill's templated Params); ``notify`` to the
+    summary (the repair alerts when slots stay missing)."""
+    from airflow.sdk import TriggerRule
+
+    plan = BackfillPlanOperator(
+        task_id="plan", retries=0, execution_timeout=timedelta(minutes=5), **plan_kwargs
+    )
+    fetch = BackfillFetchOperator.partial(
+        task_id="fetch",
+        pool="ib_gateway",
+        priority_weight=FETCH_PRIORITY,
+        weight_rule="absolute",
+        execution_timeout=timedelta(minutes=15),
+        max_active_tis_per_dag=1,
+    ).expand(groups=plan.output)
+    summary = BackfillSummaryOperator(
+        task_id="summary",
+        notify=notify,
+        trigger_rule=TriggerRule.ALL_DONE,
+        retries=0,
+        execution_timeout=timedelta(minutes=5),
+    )
+    plan >> fetch >> summary
+    return plan, fetch, summary

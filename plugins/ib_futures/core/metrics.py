@@ -26,8 +26,9 @@ minutes (three slots) and ``now`` = the slot.
 History points after ``now`` are ignored, so a re-run of an old slot computes what the live
 run computed. :func:`history_window` says how far back the references can lie (enough for a
 Monday after a long weekend), :func:`history_ranges` the few short ranges inside it that the
-metrics actually read (what the collector reads from the lake); :func:`needs_history` is True only when the history lacks a
-previous-close reference, so a collector with a populated lake makes no historical request.
+metrics actually read (what the collector reads from the lake). :func:`needs_history` is True
+only when the history lacks a previous-close reference, so a collector with a populated lake
+makes no historical request.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def test_small_limits_make_pacing_testable_fast(simulator_factory: Factory) -> N
     for limits, expected in ((per_contract, [1, 1, 0, 1]), (overall, [1, 1, 1, 0]), (windowed, [1, 0, 1, 0])):
         now = [0.0]
         sim = simulator_factory(pacing=limits)
-        sim.simulator.pacer = HistoricalPacer(limits, clock=lambda: now[0])
+        sim.simulator.pacer = HistoricalPacer(limits, clock=lambda now=now: now[0])
         ib = connect_ib(sim.port)
         try:
             es, spy = ib.qualifyContracts(Future("ES", "202612", "CME"), Stock("SPY", "SMART", "USD"))
